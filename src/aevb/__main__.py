@@ -1,0 +1,5 @@
+import sys
+
+from aevb.cli import main
+
+sys.exit(main())

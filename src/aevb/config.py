@@ -1,0 +1,234 @@
+"""Validated configuration: one dataclass per TOML section, every field a CLI flag.
+
+``[model]`` says what is built, ``[train]`` how it is fitted. Field names are the TOML keys; the CLI flag of a
+field is ``--`` + its name with ``_`` → ``-`` (``latent_dim`` ↔ ``--latent-dim``). Unknown keys are errors that
+list the valid ones; values are coerced to the field's type and range-checked in ``validate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aevb.errors import ConfigError
+
+CONFIG_VERSION = 1
+
+
+def _choice(name: str, value: Any, allowed: typing.Iterable[Any]) -> None:
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{name} = {value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+@dataclass
+class ModelConfig:
+    """What is built: a prior × posterior × likelihood, with the networks that parameterize them."""
+
+    model: str = "vae"  # registry name, see ``aevb.MODELS``
+    latent_dim: int = 20
+    hidden: list[int] = field(default_factory=lambda: [400])  # widths of the hidden layers of encoder and decoder
+    activation: str = "relu"
+    arch: str = "mlp"
+    posterior: str = "diagonal"
+    likelihood: str = "bernoulli"
+    squash_mean: bool = True  # Gaussian likelihood: mean = sigmoid(·), for data in [0, 1]
+    min_variance: float = 1e-4  # Gaussian likelihood: variance floor
+    init_std: float = 0.0  # > 0: draw all parameters from N(0, init_std²) as the paper did (0.01); 0: PyTorch default
+
+    def validate(self) -> None:
+        from aevb.models import ARCHS
+        from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS
+
+        MODELS.get(self.model)
+        LIKELIHOODS.get(self.likelihood)
+        POSTERIORS.get(self.posterior)
+        ARCHS.get(self.arch)
+        _positive("latent_dim", self.latent_dim)
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ConfigError(f"hidden must be a non-empty list of positive widths, got {self.hidden!r}")
+        from aevb.nets import ACTIVATIONS
+
+        _choice("activation", self.activation, sorted(ACTIVATIONS))
+        _positive("min_variance", self.min_variance)
+        _positive("init_std", self.init_std, allow_zero=True)
+
+
+@dataclass
+class TrainConfig:
+    """How the model is fitted, on what, and where the run goes."""
+
+    dataset: str = "mnist-sample"  # a registered dataset name or a path to user data (.npy/.npz/.csv/image folder)
+    data_dir: str = ""  # where dataset files live; empty: $AEVB_DATA_DIR, then ~/.cache/aevb
+    download: bool = True
+    test_split: str = "test"
+    epochs: int = 10
+    batch_size: int = 100  # the paper's minibatch M
+    samples: int = 1  # the paper's L: posterior samples per datapoint (the IWAE bound's k)
+    objective: str = "elbo"
+    estimator: str = "B"  # SGVB estimator: A (Monte Carlo KL) or B (analytic KL)
+    beta: float = 1.0
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    param_prior: bool = False  # add −log N(θ; 0, I)/N_train to the per-datapoint loss (the paper's parameter prior)
+    seed: int = 0
+    eval_every: int = 1  # epochs between evaluations on the test split (0: never)
+    eval_samples: int = 1  # posterior samples for the test ELBO
+    checkpoint_every: int = 1  # epochs between checkpoints (0: only at the end)
+    precision: str = "fp32"
+    device: str = "auto"
+    progress: bool = True
+    out: str = ""  # run directory
+
+    def validate(self) -> None:
+        from aevb.training.objectives import OBJECTIVES
+        from aevb.training.optim import OPTIMIZERS
+
+        for name in ("epochs", "batch_size", "samples", "eval_samples", "lr"):
+            _positive(name, getattr(self, name))
+        for name in ("eval_every", "checkpoint_every", "weight_decay", "beta"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        _choice("estimator", self.estimator, ["A", "B"])
+        OBJECTIVES.get(self.objective)
+        OPTIMIZERS.get(self.optimizer)
+        _choice("precision", self.precision, ["fp32", "bf16"])
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise ConfigError(f"device = {self.device!r} is not allowed; choose auto, cpu, cuda or cuda:N")
+
+
+@dataclass
+class Config:
+    """A whole experiment: ``[model]`` and ``[train]`` sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    version: int = CONFIG_VERSION
+
+    def validate(self) -> Config:
+        if self.version > CONFIG_VERSION:
+            raise ConfigError(
+                f"config version {self.version} is newer than this aevb understands ({CONFIG_VERSION}); upgrade aevb"
+            )
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a table of sections, got {type(data).__name__}")
+        _check_keys("config", data, ["model", "train", "version"])
+        version = _coerce("version", int, data.get("version", CONFIG_VERSION))
+        return cls(
+            model=section_from_dict(ModelConfig, data.get("model", {})),
+            train=section_from_dict(TrainConfig, data.get("train", {})),
+            version=version,
+        )
+
+    def to_toml(self) -> str:
+        lines = [f"version = {self.version}", ""]
+        for name in ("model", "train"):
+            lines.append(f"[{name}]")
+            for key, value in dataclasses.asdict(getattr(self, name)).items():
+                lines.append(f"{key} = {_toml_value(value)}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    return Config.from_dict(load_toml(path)).validate()
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def section_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    section = cls.__name__.removesuffix("Config").lower()
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{section}] must be a table, got {type(data).__name__}")
+    types_ = field_types(cls)
+    _check_keys(f"[{section}]", data, list(types_))
+    return cls(**{k: _coerce(f"{section}.{k}", types_[k], v) for k, v in data.items()})
+
+
+def _check_keys(where: str, data: dict[str, Any], valid: list[str]) -> None:
+    unknown = [k for k in data if k not in valid]
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; valid keys: {', '.join(valid)}")
+
+
+def _coerce(name: str, typ: Any, value: Any) -> Any:
+    """Convert ``value`` (from TOML or a CLI string) to ``typ``, or raise a ConfigError naming the key."""
+    origin = typing.get_origin(typ)
+    try:
+        if origin is list:
+            (item,) = typing.get_args(typ)
+            if isinstance(value, str):
+                value = [v for v in value.replace(",", " ").split() if v]
+            elif not isinstance(value, list | tuple):
+                value = [value]
+            return [_coerce(name, item, v) for v in value]
+        if origin in (typing.Union, types.UnionType):
+            return value
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if typ is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if typ is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (ValueError, TypeError, OverflowError):
+        pass
+    else:
+        return value
+    tname = getattr(typ, "__name__", str(typ))
+    raise ConfigError(f"{name} must be of type {tname}, got {value!r}")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

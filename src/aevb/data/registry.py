@@ -1,0 +1,250 @@
+"""Find, fetch, verify and load datasets by name (or by path, for the user's own files).
+
+Where files live: the ``data_dir`` argument, else ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``. A named
+dataset's files sit in ``<root>/<subfolder>/<file>`` (e.g. ``<root>/mnist/train-images-idx3-ubyte.gz``).
+When a file is present nothing touches the network. Setting ``$AEVB_DATA_MIRROR`` to a base URL makes
+downloads try ``<mirror>/<subfolder>/<file>`` before the canonical URLs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from aevb.data.catalog import DATASETS
+from aevb.data.download import download as download_file
+from aevb.data.download import sha256_file
+from aevb.data.specs import DatasetSpec, FileSpec
+from aevb.data.splits import split_indices
+from aevb.data.tensors import TensorData
+from aevb.data.user import USER_SUFFIXES, load_array
+from aevb.errors import DataError
+
+ENV_DATA_DIR = "AEVB_DATA_DIR"
+ENV_MIRROR = "AEVB_DATA_MIRROR"
+DEFAULT_DATA_DIR = "~/.cache/aevb"
+SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train", "eval": "test"}
+USER_TEST_FRACTION = 10
+"""User data: split ``test`` is the last N // 10 examples of a seeded permutation, ``train`` the rest."""
+
+_verified: set[tuple[str, int, int]] = set()
+
+
+class DatasetInfo(NamedTuple):
+    """One row of :func:`list_datasets`."""
+
+    name: str
+    description: str
+    location: str
+    present: bool
+
+
+def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The data root: ``data_dir``, else ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``."""
+    if data_dir is not None and os.fspath(data_dir) != "":
+        return Path(data_dir).expanduser()
+    env = os.environ.get(ENV_DATA_DIR, "")
+    return Path(env or DEFAULT_DATA_DIR).expanduser()
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` called ``name`` (case and ``_``/``-`` are ignored)."""
+    key = name.strip().lower().replace("_", "-")
+    if key in DATASETS:
+        return DATASETS[key]
+    close = difflib.get_close_matches(key, list(DATASETS), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise DataError(
+        f"unknown dataset {name!r}{hint}; known datasets: {', '.join(DATASETS)}; or give a path to a "
+        f"{'/'.join(USER_SUFFIXES)} file or a folder of images"
+    )
+
+
+def _is_path_like(name: str | os.PathLike[str]) -> bool:
+    if not isinstance(name, str):
+        return True
+    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    if any(sep in name for sep in seps) or name.startswith("~"):
+        return True
+    if name.strip().lower().replace("_", "-") in DATASETS:
+        return False
+    return Path(name).suffix.lower() in USER_SUFFIXES or Path(name).exists()
+
+
+def _file_urls(spec: DatasetSpec, file: FileSpec) -> tuple[str, ...]:
+    mirror = os.environ.get(ENV_MIRROR, "").strip()
+    if not mirror:
+        return file.urls
+    parts = [mirror.rstrip("/"), *([spec.subfolder] if spec.subfolder else []), file.filename]
+    return ("/".join(parts), *file.urls)
+
+
+def verify_file(path: Path, file: FileSpec) -> None:
+    """Check a present file against its known digests, else its content check (results cached per process)."""
+    if not file.sha256 and file.validate is None:
+        return
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _verified:
+        return
+    digest = sha256_file(path)
+    if digest not in file.sha256:
+        known = " or ".join(sorted(file.sha256)) or "none published"
+        if file.validate is None:
+            raise DataError(
+                f"{path}: sha256 is {digest}, expected {known}; the file is corrupted or another version. "
+                "Delete it to download it again, or pass verify=False to use it anyway"
+            )
+        try:
+            file.validate(path)
+        except DataError as err:
+            raise DataError(
+                f"{path}: sha256 {digest} is not a known digest ({known}) and the content check failed: "
+                f"{err}. "
+                "Delete it to download it again, or pass verify=False to use it anyway"
+            ) from err
+    _verified.add(key)
+
+
+def locate_file(
+    spec: DatasetSpec,
+    file: FileSpec,
+    root: Path,
+    *,
+    split: str,
+    download: bool = True,
+    verify: bool = True,
+    timeout: float = 30.0,
+) -> Path:
+    """The local path of ``file`` (or of one of its alternatives), downloading it when allowed and missing."""
+    folder = root / spec.subfolder if spec.subfolder else root
+    for candidate in file.candidates():
+        path = folder / candidate.filename
+        if path.is_file():
+            if verify:
+                verify_file(path, candidate)
+            return path
+    names = " or ".join(c.filename for c in file.candidates())
+    what = f"dataset {spec.name!r} (split {split!r}) needs {names}, which is not in {folder}"
+    fix = (
+        f"To fix: set {ENV_DATA_DIR} (or pass data_dir) to a folder holding "
+        f"{spec.subfolder + '/' if spec.subfolder else ''}{file.filename}, or "
+        + ("check the network connection" if download else "allow downloads")
+    )
+    urls = [url for candidate in file.candidates() for url in _file_urls(spec, candidate)]
+    if not download:
+        raise DataError(f"{what}, and downloads are off. It can be fetched from: {', '.join(urls)}. {fix}.")
+    failures = []
+    for candidate in file.candidates():
+        try:
+            return download_file(
+                _file_urls(spec, candidate),
+                folder / candidate.filename,
+                candidate.sha256,
+                validate=candidate.validate,
+                timeout=timeout,
+                progress=True,
+            )
+        except DataError as err:
+            failures.append(str(err))
+    raise DataError(f"{what}, and downloading it failed:\n" + "\n".join(failures) + f"\n{fix}.")
+
+
+def _canonical_split(spec_name: str, split: str, available: list[str]) -> str:
+    key = SPLIT_ALIASES.get(split.strip().lower(), split.strip().lower())
+    if key in available:
+        return key
+    hint = " (it has no validation split; hold out part of 'train' instead)" if key == "valid" else ""
+    raise DataError(f"dataset {spec_name!r} has no split {split!r}{hint}; available splits: {', '.join(available)}")
+
+
+def _load_user(path: Path, split: str, image_size: tuple[int, int] | None) -> TensorData:
+    data = load_array(path, image_size=image_size)
+    key = _canonical_split(str(path), split, ["train", "test", "all"])
+    n_test = len(data) // USER_TEST_FRACTION
+    if key == "test" and n_test == 0:
+        raise DataError(
+            f"{path} holds {len(data)} examples, too few for a test split (10%, so at least "
+            f"{USER_TEST_FRACTION} examples are needed); use split 'all' or 'train'"
+        )
+    if key == "all":
+        return data
+    return data.take(torch.from_numpy(split_indices(len(data), key, n_test)))
+
+
+def load_dataset(
+    name: str | os.PathLike[str],
+    split: str = "train",
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    *,
+    image_size: tuple[int, int] | None = None,
+    verify: bool = True,
+    timeout: float = 30.0,
+) -> TensorData:
+    """Load one split of a named dataset, or of the user's own data when ``name`` is a path.
+
+    Args:
+        name: a name from :data:`DATASETS` (see :func:`list_datasets`), or a path to a ``.npy``, ``.npz`` or
+            ``.csv`` file or to a folder of images (anything with a path separator, a known suffix, or that
+            exists; a registered name wins, so write ``./mnist`` for a folder called ``mnist``).
+        split: ``train``, ``test``, ``valid`` (binarized-mnist only) or ``all`` (seeded-split datasets).
+            User data: ``test`` is the last ``N // 10`` examples of a seeded permutation, ``train`` the
+            rest (about 90%), ``all`` everything.
+        data_dir: the data root; default ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``.
+        download: fetch missing files (verified by sha256 or a content check); when false, a missing file
+            raises :class:`DataError`.
+        image_size: ``(height, width)`` to resize a folder of images to.
+        verify: check present files' digests (cached per process); false skips the check.
+        timeout: seconds each network connect or read may block.
+    """
+    if _is_path_like(name):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise DataError(
+                f"no such file or folder: {path}; give a {'/'.join(USER_SUFFIXES)} file, a folder of images, "
+                f"or a dataset name ({', '.join(DATASETS)})"
+            )
+        return _load_user(path, split, image_size)
+    spec = get_spec(str(name))
+    key = _canonical_split(spec.name, split, list(spec.splits))
+    split_spec = spec.splits[key]
+    if spec.package_file is not None:
+        spec.package_file()  # raises a DataError telling how to install the package
+    root = data_root(data_dir)
+    paths = {
+        role: locate_file(spec, file, root, split=key, download=download, verify=verify, timeout=timeout)
+        for role, file in split_spec.files.items()
+    }
+    data = spec.loader(paths, key)
+    if len(data) != split_spec.size:
+        raise DataError(
+            f"dataset {spec.name!r} split {key!r} should have {split_spec.size} examples but its files hold "
+            f"{len(data)}; a file is from another version or corrupted: {', '.join(map(str, paths.values()))}"
+        )
+    return data
+
+
+def list_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[DatasetInfo]:
+    """One row per named dataset: name, description, where its files are (or would go), and whether present.
+
+    Presence is a cheap check (the files exist); it neither reads nor verifies them.
+    """
+    root = data_root(data_dir)
+    rows = []
+    for spec in DATASETS.values():
+        if spec.package_file is not None:
+            try:
+                location, present = str(spec.package_file()), True
+            except DataError:
+                location, present = f"python package {spec.package!r} (not installed)", False
+        else:
+            folder = root / spec.subfolder if spec.subfolder else root
+            present = all(any((folder / c.filename).is_file() for c in f.candidates()) for f in spec.files())
+            location = str(folder)
+        rows.append(DatasetInfo(spec.name, spec.description, location, present))
+    return rows

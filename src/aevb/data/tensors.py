@@ -1,0 +1,141 @@
+"""The in-memory dataset type, :class:`TensorData`, and the cheap validity check :func:`check_data`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from aevb.errors import DataError
+
+SUPPORTS = ("binary", "unit", "real")
+"""Value supports :func:`check_data` knows: ``binary`` and ``unit`` both mean values in [0, 1]."""
+
+
+@dataclass(eq=False)
+class TensorData:
+    """A whole dataset split held as tensors.
+
+    Attributes:
+        x: float32 tensor of shape ``[N, *event_shape]``; images are ``[N, C, H, W]`` (``C == 1`` for gray
+            scale) with values in [0, 1].
+        y: optional int64 labels of shape ``[N]``.
+        name: what the data is called in messages (a dataset name or a file path).
+        dynamic_binarize: when true, :meth:`transform_batch` draws a fresh Bernoulli sample of every batch
+            (dynamically binarized MNIST); otherwise batches pass through unchanged.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    name: str = "data"
+    dynamic_binarize: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.x, torch.Tensor):
+            raise DataError(f"{self.name}: x must be a torch.Tensor; got {type(self.x).__name__}")
+        if not self.x.is_floating_point():
+            raise DataError(
+                f"{self.name}: x must be a floating-point tensor; got dtype {self.x.dtype} "
+                "(convert uint8 pixels with x.float() / 255)"
+            )
+        if self.x.dim() < 2:
+            raise DataError(
+                f"{self.name}: x must have shape [N, *event_shape] with at least 2 dimensions; "
+                f"got shape {tuple(self.x.shape)}"
+            )
+        if self.x.dtype != torch.float32:
+            self.x = self.x.to(torch.float32)
+        if self.y is not None:
+            if not isinstance(self.y, torch.Tensor) or self.y.is_floating_point() or self.y.is_complex():
+                raise DataError(f"{self.name}: labels y must be an integer tensor of shape [N]")
+            if self.y.shape != (self.x.shape[0],):
+                raise DataError(
+                    f"{self.name}: labels y must have shape [{self.x.shape[0]}] (one per example); "
+                    f"got shape {tuple(self.y.shape)}"
+                )
+            if self.y.dtype != torch.int64:
+                self.y = self.y.to(torch.int64)
+
+    @property
+    def event_shape(self) -> torch.Size:
+        """The shape of one example, ``x.shape[1:]``."""
+        return self.x.shape[1:]
+
+    @property
+    def dim(self) -> int:
+        """The number of values in one example, the product of :attr:`event_shape`."""
+        return math.prod(self.event_shape)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __repr__(self) -> str:
+        labels = "no labels" if self.y is None else "labels"
+        binar = ", dynamic_binarize" if self.dynamic_binarize else ""
+        shape = tuple(self.event_shape)
+        return f"TensorData({self.name!r}, n={len(self)}, event_shape={shape}, {labels}{binar})"
+
+    def subset(self, n: int) -> TensorData:
+        """The first ``n`` examples (a view, no copy); ``0 < n <= len(self)``."""
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= len(self):
+            raise DataError(f"{self.name}: subset size must be an integer in 1..{len(self)}; got {n!r}")
+        return self.take(slice(0, n))
+
+    def take(self, indices: Sequence[int] | torch.Tensor | slice) -> TensorData:
+        """The examples at ``indices`` (a slice, a sequence of ints or an integer/bool tensor)."""
+        if not isinstance(indices, slice):
+            indices = torch.as_tensor(indices)
+            if indices.dtype != torch.bool:
+                indices = indices.to(torch.int64)
+                if indices.numel() and (indices.min() < -len(self) or indices.max() >= len(self)):
+                    raise DataError(
+                        f"{self.name}: indices must lie in [{-len(self)}, {len(self) - 1}]; "
+                        f"got values in [{int(indices.min())}, {int(indices.max())}]"
+                    )
+        y = None if self.y is None else self.y[indices]
+        return TensorData(self.x[indices], y, self.name, self.dynamic_binarize)
+
+    def flat(self) -> torch.Tensor:
+        """``x`` as ``[N, D]`` (a view when ``x`` is contiguous)."""
+        return self.x.reshape(len(self), -1)
+
+    def transform_batch(self, xb: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """What the trainer feeds the model for batch ``xb``: a Bernoulli draw when dynamically binarized."""
+        if self.dynamic_binarize:
+            return torch.bernoulli(xb, generator=generator)
+        return xb
+
+
+def check_data(x: torch.Tensor | TensorData, *, support: str = "real", name: str | None = None) -> None:
+    """Raise :class:`DataError` unless ``x`` is non-empty, finite and inside ``support``.
+
+    ``support`` is ``"binary"`` or ``"unit"`` (values in [0, 1], what a Bernoulli likelihood accepts) or
+    ``"real"`` (any finite value). In the common (valid) case this costs one pass over the data.
+    """
+    if isinstance(x, TensorData):
+        name = name or x.name
+        x = x.x
+    name = name or "data"
+    if support not in SUPPORTS:
+        raise DataError(f"unknown support {support!r}; known supports: {', '.join(SUPPORTS)}")
+    if x.dim() == 0 or x.shape[0] == 0 or x.numel() == 0:
+        raise DataError(f"{name}: the dataset is empty (shape {tuple(x.shape)}); at least one example is needed")
+    if x.dtype == torch.bool:
+        return
+    lo, hi = torch.aminmax(x.detach())
+    lo_v, hi_v = float(lo), float(hi)
+    if not (math.isfinite(lo_v) and math.isfinite(hi_v)):
+        bad = ~torch.isfinite(x.detach().reshape(x.shape[0], -1))
+        count = int(bad.sum())
+        first = int(bad.any(dim=1).nonzero()[0, 0])
+        raise DataError(
+            f"{name}: {count} non-finite value{'s' if count != 1 else ''} (NaN or inf); the first is in "
+            f"example {first}; all values must be finite (remove or impute them)"
+        )
+    if support in ("binary", "unit") and (lo_v < 0.0 or hi_v > 1.0):
+        raise DataError(
+            f"{name}: values range over [{lo_v:.6g}, {hi_v:.6g}], but a Bernoulli likelihood needs values "
+            "in [0, 1]; rescale the data (e.g. divide 8-bit pixels by 255) or use a Gaussian likelihood"
+        )

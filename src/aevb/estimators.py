@@ -1,0 +1,84 @@
+"""The bounds, written once for every model.
+
+A model runs its encoder and decoder on x with S posterior samples per datapoint and returns :class:`Terms`,
+the per-sample log densities; every objective and evaluator is a function of those terms.
+
+Notation (Kingma & Welling 2014): log w_s = log p_θ(x, z_s) − log q_φ(z_s|x), z_s = g_φ(ε_s, x), ε_s ~ p(ε).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.distributions import Distribution, kl_divergence
+
+from aevb.errors import ConfigError
+
+
+@dataclass
+class Terms:
+    """Log densities of S posterior samples for each of B datapoints (all ``[S, B]`` fp32).
+
+    ``posterior``/``prior`` are kept so that estimator B can ask for the analytic KL; models whose KL has no
+    closed form (several stochastic layers, learned priors without one) leave them ``None``.
+    """
+
+    log_likelihood: torch.Tensor  # log p_θ(x | z_s)
+    log_prior: torch.Tensor  # log p_θ(z_s)  (summed over stochastic layers)
+    log_posterior: torch.Tensor  # log q_φ(z_s | x)
+    posterior: Distribution | None = None
+    prior: Distribution | None = None
+
+    @property
+    def log_weight(self) -> torch.Tensor:
+        """log w_s = log p(x, z_s) − log q(z_s|x), ``[S, B]``."""
+        return self.log_likelihood + self.log_prior - self.log_posterior
+
+    @property
+    def num_samples(self) -> int:
+        return self.log_likelihood.shape[0]
+
+    def kl(self) -> torch.Tensor:
+        """Analytic KL(q_φ(z|x) ‖ p(z)) per datapoint, ``[B]`` (App. B for the Gaussian case)."""
+        if self.posterior is None or self.prior is None:
+            raise ConfigError("estimator B needs an analytic KL, which this model does not have; use estimator A")
+        try:
+            return kl_divergence(self.posterior, self.prior)
+        except NotImplementedError:
+            raise ConfigError(
+                f"no closed-form KL between {type(self.posterior).__name__} and {type(self.prior).__name__}; "
+                "use estimator A"
+            ) from None
+
+
+def sgvb_a(terms: Terms, beta: float = 1.0) -> torch.Tensor:
+    """SGVB estimator A (eq. 6): L̃^A = (1/L) Σ_l [log p(x|z_l) + β (log p(z_l) − log q(z_l|x))]. Shape ``[B]``.
+
+    β = 1 gives the ELBO; β ≠ 1 the β-VAE objective (Higgins et al. 2017) with the KL estimated by Monte Carlo.
+    """
+    return (terms.log_likelihood + beta * (terms.log_prior - terms.log_posterior)).mean(0)
+
+
+def sgvb_b(terms: Terms, beta: float = 1.0) -> torch.Tensor:
+    """SGVB estimator B (eq. 7): L̃^B = −β KL(q(z|x) ‖ p(z)) + (1/L) Σ_l log p(x|z_l). Shape ``[B]``."""
+    return terms.log_likelihood.mean(0) - beta * terms.kl()
+
+
+def elbo(terms: Terms, estimator: str = "B", beta: float = 1.0) -> torch.Tensor:
+    """The (β-weighted) evidence lower bound per datapoint, in nats, by estimator ``"A"`` or ``"B"``."""
+    if estimator == "A":
+        return sgvb_a(terms, beta)
+    if estimator == "B":
+        return sgvb_b(terms, beta)
+    raise ConfigError(f"unknown estimator {estimator!r}; choose 'A' (Monte Carlo KL) or 'B' (analytic KL)")
+
+
+def iwae_bound(terms: Terms) -> torch.Tensor:
+    """Importance-weighted bound (Burda et al. 2015): L_k = log (1/k) Σ_i w_i, per datapoint ``[B]``.
+
+    Its gradient is Σ_i w̃_i ∇ log w_i with normalized weights w̃_i = w_i / Σ_j w_j, which autograd through
+    ``logsumexp`` gives exactly. k = 1 equals estimator A.
+    """
+    return torch.logsumexp(terms.log_weight, dim=0) - math.log(terms.num_samples)

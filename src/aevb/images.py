@@ -1,0 +1,51 @@
+"""Image grids written as PNG with Pillow (no torchvision)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from aevb.atomic import write_atomic
+
+
+def to_images(x: torch.Tensor, event_shape: tuple[int, ...]) -> torch.Tensor:
+    """View data of ``event_shape`` as images ``[N, C, H, W]``; flat vectors of a square size become squares."""
+    x = x.detach().float().cpu().reshape(-1, *event_shape)
+    if x.dim() == 4:
+        return x
+    if x.dim() == 3:
+        return x.unsqueeze(1)
+    side = math.isqrt(x.shape[-1])
+    if side * side != x.shape[-1]:
+        raise ValueError(f"cannot show data of shape {event_shape} as images")
+    return x.reshape(-1, 1, side, side)
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile ``[N, C, H, W]`` images in [0, 1] into one uint8 array ``[H', W', C]`` (C = 1 or 3)."""
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol = math.ceil(n / nrow)
+    grid = torch.full((c, ncol * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[:, top : top + h, left : left + w] = images[i]
+    array = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return array
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 2) -> Path:
+    """Write a PNG grid of ``[N, C, H, W]`` images with values in [0, 1], upscaled ``scale``× for viewing."""
+    array = make_grid(images, nrow)
+    mode = "L" if array.shape[2] == 1 else "RGB"
+    img = Image.fromarray(array[:, :, 0] if mode == "L" else array, mode=mode)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    write_atomic(path, lambda tmp: img.save(tmp, format="PNG"))
+    return path

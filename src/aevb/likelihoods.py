@@ -1,0 +1,97 @@
+"""Likelihood families p_θ(x|z): map a decoder network's raw output to a distribution over x.
+
+The decoder network outputs ``n_params * prod(event_shape)`` numbers per latent sample, parameter-major, which are
+read as ``(n_params, *event_shape)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.distributions import Bernoulli, Distribution, Independent, Normal
+
+from aevb.errors import ConfigError
+from aevb.registry import LIKELIHOODS
+
+if TYPE_CHECKING:
+    from aevb.config import ModelConfig
+
+
+def _split(raw: torch.Tensor, n_params: int, event_shape: tuple[int, ...]) -> torch.Tensor:
+    """Read the flat last dim of ``raw`` as ``(n_params, *event_shape)``; returns fp32.
+
+    Every decoder network outputs a flat vector per latent sample (conv decoders flatten ``[n_params*C, H, W]``,
+    which is parameter-major), so this one reshape serves all architectures.
+    """
+    return raw.float().unflatten(-1, (n_params, *event_shape))
+
+
+@LIKELIHOODS.register("bernoulli")
+class BernoulliLikelihood(nn.Module):
+    """p_θ(x|z) = Π_d Bernoulli(x_d; sigmoid(logits_d)) (Kingma & Welling 2014, App. C.1).
+
+    Parameterized by logits, so log p = −BCE-with-logits is computed stably. Values in [0, 1] are accepted: for
+    gray-scale data this is the cross-entropy commonly used as a Bernoulli log-likelihood of probabilities.
+    """
+
+    n_params = 1
+    support = "unit"
+
+    def __init__(self, event_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.event_shape = tuple(event_shape)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, event_shape: Sequence[int]) -> BernoulliLikelihood:
+        return cls(event_shape)
+
+    def forward(self, raw: torch.Tensor) -> Distribution:
+        logits = _split(raw, 1, self.event_shape).squeeze(-len(self.event_shape) - 1)
+        return Independent(Bernoulli(logits=logits, validate_args=False), len(self.event_shape))
+
+
+@LIKELIHOODS.register("gaussian")
+class GaussianLikelihood(nn.Module):
+    """p_θ(x|z) = N(x; μ, diag σ²) with a learned per-pixel variance (Kingma & Welling 2014, App. C.2).
+
+    The network gives (μ', log σ'²). μ = sigmoid(μ') when ``squash_mean`` (the paper did this for Frey Face, whose
+    pixels lie in [0, 1]); σ² = ``min_variance`` + exp(log σ'²). The floor keeps the density bounded: without it a
+    decoder can drive σ → 0 on pixels that never vary and the likelihood diverges.
+    """
+
+    n_params = 2
+    support = "real"
+
+    def __init__(self, event_shape: Sequence[int], squash_mean: bool = True, min_variance: float = 1e-4) -> None:
+        super().__init__()
+        if not min_variance > 0:
+            raise ConfigError(f"min_variance must be > 0, got {min_variance}")
+        self.event_shape = tuple(event_shape)
+        self.squash_mean = squash_mean
+        self.min_variance = min_variance
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, event_shape: Sequence[int]) -> GaussianLikelihood:
+        return cls(event_shape, config.squash_mean, config.min_variance)
+
+    def forward(self, raw: torch.Tensor) -> Distribution:
+        mean, log_var = _split(raw, 2, self.event_shape).unbind(-len(self.event_shape) - 1)
+        if self.squash_mean:
+            mean = torch.sigmoid(mean)
+        scale = torch.sqrt(self.min_variance + torch.exp(log_var))
+        return Independent(Normal(mean, scale, validate_args=False), len(self.event_shape))
+
+
+class Decoder(nn.Module):
+    """z (and an optional context c) → p_θ(x|z, c): a network followed by a likelihood family."""
+
+    def __init__(self, net: nn.Module, family: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.family = family
+
+    def forward(self, z: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
+        return self.family(self.net(z, context))

@@ -1,0 +1,1 @@
+"""Fitting models: objectives, optimizers, checkpoints and the training loop."""

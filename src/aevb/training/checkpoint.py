@@ -1,0 +1,56 @@
+"""Training checkpoints: model, optimizer, RNG states and position, in one file written atomically.
+
+Saved with ``torch.save`` of tensors and plain Python values only, and loaded with ``weights_only=True``, which
+refuses any pickled object beyond tensors and primitives — a checkpoint carrying a malicious payload is rejected.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aevb.atomic import write_atomic
+from aevb.errors import CheckpointError
+
+CHECKPOINT_FORMAT_VERSION = 1
+LAST = "last.pt"
+
+
+def save_checkpoint(state: dict[str, Any], directory: str | Path) -> Path:
+    """Write ``state`` to ``directory/last.pt`` atomically: a crash mid-write leaves the previous one intact."""
+    path = Path(directory) / LAST
+    state = {"format_version": CHECKPOINT_FORMAT_VERSION, **state}
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint safely (no arbitrary unpickling); clear :class:`CheckpointError` on any defect."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / LAST
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about odd pickle protocols in garbage files
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} was refused: it holds objects other than tensors and plain values, which aevb never "
+            f"unpickles ({str(err).splitlines()[0]})"
+        ) from None
+    except Exception as err:  # an untrusted file can fail to parse in many ways; each means "corrupted"
+        raise CheckpointError(f"{path} is corrupted or truncated: {err}") from None
+    if not isinstance(state, dict) or "format_version" not in state:
+        raise CheckpointError(f"{path} is not an aevb checkpoint")
+    if state["format_version"] > CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {state['format_version']}, newer than this aevb reads "
+            f"({CHECKPOINT_FORMAT_VERSION}); upgrade aevb"
+        )
+    return state

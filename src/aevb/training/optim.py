@@ -1,0 +1,24 @@
+"""Optimizers by name. Adagrad is what the paper used; Adam is today's default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from aevb.registry import Registry
+
+OPTIMIZERS: Registry = Registry("optimizer")
+OPTIMIZERS.register("adam")(torch.optim.Adam)
+OPTIMIZERS.register("adamw")(torch.optim.AdamW)
+OPTIMIZERS.register("adagrad")(torch.optim.Adagrad)
+OPTIMIZERS.register("sgd")(torch.optim.SGD)
+
+
+def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float):
+    cls = OPTIMIZERS.get(name)
+    kwargs = {"lr": lr, "weight_decay": weight_decay}
+    if cls in (torch.optim.Adam, torch.optim.AdamW) and not torch.cuda.is_available():
+        # The foreach implementation is the fastest on CPU for many small parameter tensors.
+        kwargs["foreach"] = True
+    return cls(params, **kwargs)

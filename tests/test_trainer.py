@@ -1,0 +1,136 @@
+"""The training loop: it learns, it is deterministic, resume is exact, and bad states stop it cleanly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from aevb import DataError, ModelConfig, TensorData, TrainConfig, TrainingError, build_model, load_model
+from aevb.training.checkpoint import load_checkpoint
+from aevb.training.trainer import Trainer
+from tests.conftest import toy_binary
+
+MODEL = ModelConfig(latent_dim=4, hidden=[32], activation="tanh")
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(epochs=3, batch_size=32, lr=3e-3, seed=0, progress=False, eval_every=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _trainer(run_dir=None, data=None, **kw) -> Trainer:
+    torch.manual_seed(0)
+    data = data or toy_binary()
+    model = build_model(MODEL, data.event_shape)
+    return Trainer(model, data, _cfg(**kw), test=toy_binary(64, seed=1), run_dir=run_dir)
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_training_improves_the_bound(tmp_path):
+    result = _trainer(tmp_path, epochs=8).fit()
+    bounds = [r["train_bound"] for r in result.history]
+    assert bounds[-1] > bounds[0] + 5, bounds
+    assert result.history[-1]["test_elbo"] > result.history[0]["test_elbo"]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, 9))
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "checkpoints" / "last.pt").exists()
+
+
+def test_same_seed_same_weights():
+    a, b = _trainer(), _trainer()
+    a.fit(), b.fit()
+    for k, v in _weights(a.model).items():
+        assert torch.equal(v, b.model.state_dict()[k])
+
+
+def test_resume_mid_epoch_reaches_the_same_weights(tmp_path):
+    full = _trainer(tmp_path / "full")
+    full.fit()
+
+    part = _trainer(tmp_path / "part")
+    step = part.train_step
+
+    def stop_after_13(xb, cb):  # interrupt (as Ctrl-C does) in the middle of the second epoch
+        out = step(xb, cb)
+        if part.step + 1 == 13:
+            part._stop_requested = True
+        return out
+
+    part.train_step = stop_after_13
+    result = part.fit()
+    assert result.interrupted and result.step == 13
+    assert load_checkpoint(tmp_path / "part" / "checkpoints")["step"] == 13
+
+    resumed = _trainer(tmp_path / "part")
+    resumed.resume()
+    resumed.fit()
+    for k, v in _weights(full.model).items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    hist = [json.loads(line) for line in (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    assert [{k: v for k, v in h.items() if k != "epoch_seconds"} for h in hist] == [
+        {k: v for k, v in h.items() if k != "epoch_seconds"} for h in full.history
+    ]
+
+
+def test_resume_extends_a_finished_run(tmp_path):
+    full = _trainer(tmp_path / "full", epochs=4)
+    full.fit()
+    short = _trainer(tmp_path / "short", epochs=2)
+    short.fit()
+    longer = _trainer(tmp_path / "short", epochs=4)
+    longer.resume()
+    longer.fit()
+    saved = load_model(tmp_path / "short")
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, saved.state_dict()[k]), k
+
+
+def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_checkpoint(tmp_path):
+    t = _trainer(tmp_path, epochs=3)
+    objective = t.objective
+
+    def poisoned(model, x, c=None):
+        bound = objective(model, x, c)
+        return bound * float("nan") if t.epoch == 1 and t.batch_index == 2 else bound
+
+    t.objective = poisoned
+    with pytest.raises(TrainingError, match=r"epoch 2, step 11"):
+        t.fit()
+    assert load_checkpoint(tmp_path / "checkpoints")["step"] == 8  # the end of epoch 1, the last good state
+
+
+def test_wrong_input_dimension_is_a_clear_error():
+    model = build_model(MODEL, (1, 6, 6))
+    with pytest.raises(DataError, match=r"wrong input dimension.*\(1, 6, 6\).*\(1, 5, 5\)"):
+        Trainer(model, TensorData(torch.rand(10, 1, 5, 5)), _cfg())
+
+
+def test_nan_in_data_is_a_clear_error():
+    x = torch.rand(10, 1, 6, 6).round()
+    x[3, 0, 2, 2] = float("nan")
+    with pytest.raises(DataError, match="NaN"):
+        Trainer(build_model(MODEL, (1, 6, 6)), TensorData(x), _cfg())
+
+
+def test_values_outside_unit_interval_with_bernoulli_is_a_clear_error():
+    x = torch.rand(10, 1, 6, 6) * 255
+    with pytest.raises(DataError, match=r"\[0, ?1\]"):
+        Trainer(build_model(MODEL, (1, 6, 6)), TensorData(x), _cfg())
+
+
+def test_gaussian_likelihood_accepts_real_values():
+    cfg = ModelConfig(latent_dim=2, hidden=[16], likelihood="gaussian", squash_mean=False)
+    x = torch.randn(64, 5) * 3
+    Trainer(build_model(cfg, (5,)), TensorData(x), _cfg(epochs=1)).fit()
+
+
+def test_empty_dataset_is_a_clear_error():
+    with pytest.raises(DataError, match="empty"):
+        Trainer(build_model(MODEL, (1, 6, 6)), TensorData(torch.zeros(0, 1, 6, 6)), _cfg())
