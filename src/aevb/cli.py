@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aevb", description="Auto-Encoding Variational Bayes and the VAE family.")
     parser.add_argument("--version", action="version", version=f"aevb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.subcommands = sub.choices  # type: ignore[attr-defined]
 
     p = sub.add_parser("train", help="train a model (config from --config TOML, flags override)")
     p.add_argument("--config", help="TOML file with [model] and [train] sections")
@@ -208,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # report unknown flags against the subcommand, so the message lists its valid flags
+            parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
         return args.func(args)
     except AevbError as err:
         print(f"aevb: error: {err}", file=sys.stderr)
