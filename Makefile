@@ -39,6 +39,8 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/nll_throughput.py --limit 500
+	$(PY) benchmarks/step_latency.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -78,10 +78,24 @@ def evaluate_run(
     batch_size: int = 100,
     seed: int = 0,
     limit: int = 0,
+    estimator: str = "is",
 ) -> Evaluation:
-    """Test ELBO and IS estimate of −log p(x) (K = ``nll_samples``) on ``split``, per datapoint in nats."""
+    """Test ELBO and an estimate of −log p(x) on ``split``, per datapoint in nats: ``estimator`` ``"is"``
+    (importance sampling, K = ``nll_samples``) or ``"hmc"`` (Kingma & Welling App. D, L = ``nll_samples``)."""
     if nll_samples < 0 or elbo_samples < 1 or batch_size < 1:
         raise ConfigError("need nll_samples >= 0, elbo_samples >= 1 and batch_size >= 1")
+    from aevb.training.methods import METHODS
+
+    method = run_config(run_dir).train.method
+    if estimator == "is" and nll_samples and not METHODS.get(method).trains_encoder:
+        import warnings
+
+        # Still a valid (stochastic) lower bound, but with an untrained proposal it says little about log p(x).
+        warnings.warn(
+            f"this run was trained with method {method!r}, which learns no encoder: importance sampling with the "
+            "untrained encoder as proposal badly underestimates log p(x); use --estimator hmc",
+            stacklevel=2,
+        )
     model, data = _run_model_and_data(run_dir, split, limit)
     context = labels_to_context(model, data.y)
     return evaluate(
@@ -92,15 +106,27 @@ def evaluate_run(
         nll_samples=nll_samples,
         batch_size=batch_size,
         seed=seed,
+        nll_estimator=estimator,
     )
 
 
-def sample_run(run_dir: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int = 0) -> Path:
+def sample_run(
+    run_dir: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int = 0, label: int | None = None
+) -> Path:
+    """Decoded draws from the prior. Conditional models draw class ``label``, or cycle through the classes if None."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     model = load(run_dir)
     torch.manual_seed(seed)
-    return save_grid(to_images(model.sample(n), model.event_shape), out)
+    context = None
+    if hasattr(model, "make_context"):
+        labels = torch.arange(n) % model.num_classes if label is None else None
+        context = model.make_context(labels) if label is None else model.label_context(label, n)
+    elif label is not None:
+        raise ConfigError(
+            f"--label needs a conditional model (--model cvae); this run's model is {model.config.model!r}"
+        )
+    return save_grid(to_images(model.sample(n, context), model.event_shape), out)
 
 
 def reconstruct_run(

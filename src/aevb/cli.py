@@ -72,6 +72,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not out:
             raise ConfigError("--resume needs --out RUN (the run directory to continue)")
         base = load_toml(Path(out) / "config.toml")
+    elif args.preset:
+        from aevb.presets import preset
+
+        base = preset(args.preset)  # --config and flags override it
     config = _config_from_args(args, base)
     result = train_from_config(config, resume=args.resume)
     return 130 if result.interrupted else 0
@@ -88,6 +92,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         limit=args.limit,
+        estimator=args.estimator,
     )
     out = ev.as_dict()
     if args.json:
@@ -97,16 +102,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  ELBO          {ev.elbo:10.3f} ± {ev.elbo_stderr:.3f} nats per datapoint (lower bound on log p(x))")
         if ev.nll is not None:
             print(
-                f"  -log p(x)     {ev.nll:10.3f} ± {ev.nll_stderr:.3f} nats (importance sampling, K = {ev.nll_samples})"
+                f"  -log p(x)     {ev.nll:10.3f} ± {ev.nll_stderr:.3f} nats (estimator {ev.nll_estimator}, "
+                f"{'L' if ev.nll_estimator == 'hmc' else 'K'} = {ev.nll_samples})"
             )
+        if ev.active_units is not None:
+            print(f"  active units  {ev.active_units:10d} of {len(ev.activity)} (Var_x E_q[z_u] > 0.01)")
+        if ev.kl_per_dim is not None:
+            print("  KL per dim    " + " ".join(f"{k:.2f}" for k in ev.kl_per_dim) + " nats")
+        if ev.kl is not None:
+            print(f"  reconstruction {ev.reconstruction:9.3f} nats (−E_q[log p(x|z)])")
+            print(f"  KL            {ev.kl:10.3f} nats (E_q[log q − log p]; ELBO = −reconstruction − KL)")
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from aevb.api import sample_run
 
-    path = sample_run(args.run, n=args.n, out=args.out, seed=args.seed)
+    path = sample_run(args.run, n=args.n, out=args.out, seed=args.seed, label=args.label)
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+    from aevb.plots.traversal import traverse_run
+
+    path = traverse_run(
+        args.run, index=args.index, split=args.split, out=args.out, span=args.span, steps=args.steps, dims=args.dims
+    )
+    print(f"wrote {path} (row d: latent dimension d moved from −span to +span around the posterior mean)")
     return 0
 
 
@@ -140,6 +163,54 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from aevb.plots.run import plot_run
+
+    kinds = [k for k in args.kind.replace(",", " ").split() if k]
+    paths = plot_run(
+        args.run, kinds, args.out, split=args.split, limit=args.limit, projection=args.projection, seed=args.seed
+    )
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from aevb.report import write_report
+
+    print(f"wrote {write_report(args.run, args.out, nll_samples=args.nll_samples)}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from aevb.experiments import run_experiment
+
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "name")}
+    summary = run_experiment(args.name, **options)
+    print(f"wrote {summary}")
+    return 0
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    from aevb.metrics.run import fid_run
+
+    out = fid_run(args.run, args.features, args.fid_weights, n=args.n, split=args.split, seed=args.seed)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        key = next(iter(out))
+        print(f"{key} = {out[key]:.4f}  ({out['n']} samples vs {out['n']} {args.split} points; lower is better)")
+    return 0
+
+
+def cmd_fid_classifier(args: argparse.Namespace) -> int:
+    from aevb.metrics.run import train_fid_classifier
+
+    out = train_fid_classifier(args.dataset, args.out, args.data_dir, epochs=args.epochs, seed=args.seed)
+    print(json.dumps(out))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from aevb.api import run_demo
 
@@ -157,14 +228,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (config from --config TOML, flags override)")
     p.add_argument("--config", help="TOML file with [model] and [train] sections")
+    p.add_argument("--preset", help="start from a named configuration (aevb.presets: iwae-2layer, iwae-1layer)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
+    from aevb.inference.marginal import NLL_ESTIMATORS
+
     p = sub.add_parser("evaluate", help="test ELBO and importance-sampled log-likelihood of a run")
     p.add_argument("run")
     p.add_argument("--split", default="test")
-    p.add_argument("--nll-samples", type=int, default=1000, help="importance samples K (0: ELBO only)")
+    p.add_argument(
+        "--nll-samples", type=int, default=1000, help="importance samples K, or HMC posterior samples L (0: ELBO only)"
+    )
+    p.add_argument(
+        "--estimator",
+        choices=NLL_ESTIMATORS.names(),
+        default="is",
+        help="log p(x) by importance sampling with the encoder (is) or Kingma & Welling App. D (hmc; small latents)",
+    )
     p.add_argument("--elbo-samples", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N datapoints only")
@@ -176,8 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("-n", type=int, default=64)
     p.add_argument("--out", default="samples.png")
+    p.add_argument("--label", type=int, default=None, help="conditional models: draw this class (e.g. digit 2)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("traverse", help="latent traversal: one row per latent dimension around one datapoint")
+    p.add_argument("run")
+    p.add_argument("--index", type=int, default=0, help="which datapoint of --split")
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", default="traversal.png")
+    p.add_argument("--span", type=float, default=3.0, help="offsets −span..span added to the posterior mean")
+    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--dims", type=int, default=0, help="first N latent dimensions only (0: all)")
+    p.set_defaults(func=cmd_traverse)
 
     p = sub.add_parser("reconstruct", help="write data and their reconstructions as a grid")
     p.add_argument("run")
@@ -198,6 +291,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default="")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("plot", help="pictures of a run: latent scatter, samples, reconstructions, curves, ...")
+    p.add_argument("run")
+    p.add_argument(
+        "--kind",
+        default="all",
+        help="comma-separated: scatter, samples, recon, interp, traverse, manifold, curves, or all (default)",
+    )
+    p.add_argument("--out", default=None, help="folder for the PNGs (default: RUN/plots)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int, default=2000, help="datapoints in the latent scatter")
+    p.add_argument("--projection", default="auto", help="scatter for Nz > 3: auto (PCA), pca or tsne")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("report", help="write one self-contained HTML report of a run (config, curves, pictures)")
+    p.add_argument("run")
+    p.add_argument("--out", default=None, help="the HTML file (default: RUN/report.html)")
+    p.add_argument("--nll-samples", type=int, default=0, help="also estimate -log p(x) on the test split (K)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("reproduce", help="reproduce a figure of Kingma & Welling (2014): fig2, fig3, fig4, fig5")
+    p.add_argument("name", help="fig2, fig3, fig4 or fig5")
+    p.add_argument("--out", default=None, help="output folder (default: runs/reproduce/NAME)")
+    p.add_argument("--budget", type=int, default=None, help="training samples seen per model (default per figure)")
+    p.add_argument("--nz", default=None, help="comma-separated latent sizes to run (default: the paper's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--mnist", default="mnist", help="dataset used for the MNIST panels")
+    p.add_argument("--frey", default="frey-faces", help="dataset used for the Frey Face panels")
+    p.add_argument("--train-limit", type=int, default=0, help="use only the first N training points (0: all)")
+    p.add_argument("--test-limit", type=int, default=0, help="use only the first N test points (0: all)")
+    p.add_argument("--estimator", default="hmc", help="fig3: marginal-likelihood estimator, hmc (the paper's) or is")
+    p.add_argument("--eval-points", type=int, default=1000, help="fig3: train and test points log p(x) is estimated on")
+    p.add_argument("--probes", type=int, default=5, help="fig3: how many times during training log p(x) is estimated")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("fid", help="FID between a run's samples and held-out data (key names the features)")
+    p.add_argument("run")
+    p.add_argument("--features", default="aevb_classifier", help="aevb_classifier (default) or inception")
+    p.add_argument("--fid-weights", default="", help="inception: the FID weights file; classifier: its directory")
+    p.add_argument("-n", type=int, default=1000, help="samples and data points")
+    p.add_argument("--split", default="test")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_fid)
+
+    p = sub.add_parser("fid-classifier", help="train the aevb FID classifier on a labelled image dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", default="", help="directory (default: <data dir>/fid/aevb_classifier_<dataset>)")
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_fid_classifier)
 
     p = sub.add_parser("demo", help="train on the offline MNIST sample and write pictures and metrics")
     p.add_argument("--out", default="runs/demo")

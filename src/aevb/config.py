@@ -46,6 +46,23 @@ class ModelConfig:
     squash_mean: bool = True  # Gaussian likelihood: mean = sigmoid(·), for data in [0, 1]
     min_variance: float = 1e-4  # Gaussian likelihood: variance floor
     init_std: float = 0.0  # > 0: draw all parameters from N(0, init_std²) as the paper did (0.01); 0: PyTorch default
+    # deep-vae: widths of the stochastic layers h¹..h^L (empty: one layer of latent_dim); the networks between
+    # consecutive stochastic layers have hidden widths upper_hidden (empty: same as hidden)
+    latent_dims: list[int] = field(default_factory=list)
+    upper_hidden: list[int] = field(default_factory=list)
+    # cvae: labels 0..num_classes−1 become one-hot contexts; the prior p(z|c) is "standard" N(0, I) or "learned"
+    num_classes: int = 10
+    conditional_prior: str = "standard"
+    # vqvae (van den Oord et al. 2017): K codes of dimension D, commitment β, EMA codebook (decay γ), dead-code
+    # restart below this many assignments per step (running average; 0: off); gated PixelCNN prior width and depth
+    codebook_size: int = 128
+    code_dim: int = 32
+    commitment: float = 0.25
+    ema: bool = False
+    ema_decay: float = 0.99
+    dead_code: float = 1.0
+    prior_channels: int = 64
+    prior_layers: int = 8
 
     def validate(self) -> None:
         from aevb.models import ARCHS
@@ -63,6 +80,20 @@ class ModelConfig:
         _choice("activation", self.activation, sorted(ACTIVATIONS))
         _positive("min_variance", self.min_variance)
         _positive("init_std", self.init_std, allow_zero=True)
+        if any(d <= 0 for d in self.latent_dims) or any(h <= 0 for h in self.upper_hidden):
+            raise ConfigError(
+                "latent_dims and upper_hidden must hold positive widths, "
+                f"got {self.latent_dims!r} and {self.upper_hidden!r}"
+            )
+        if self.num_classes < 2:
+            raise ConfigError(f"num_classes must be >= 2, got {self.num_classes}")
+        _choice("conditional_prior", self.conditional_prior, ["standard", "learned"])
+        for name in ("codebook_size", "code_dim", "prior_channels", "prior_layers"):
+            _positive(name, getattr(self, name))
+        _positive("commitment", self.commitment, allow_zero=True)
+        _positive("dead_code", self.dead_code, allow_zero=True)
+        if not 0 < self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
 
 
 @dataclass
@@ -76,9 +107,13 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100  # the paper's minibatch M
     samples: int = 1  # the paper's L: posterior samples per datapoint (the IWAE bound's k)
+    # how parameters are fitted: "aevb" (SGVB), "wake-sleep" or "mcem" (the baselines; see aevb.training.methods)
+    method: str = "aevb"
     objective: str = "elbo"
     estimator: str = "B"  # SGVB estimator: A (Monte Carlo KL) or B (analytic KL)
     beta: float = 1.0
+    warmup_steps: int = 0  # KL warm-up: β rises linearly from 0 to beta over this many steps (0: no warm-up)
+    free_bits: float = 0.0  # free bits λ (nats per latent dimension; needs estimator B and a diagonal posterior)
     optimizer: str = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -87,10 +122,24 @@ class TrainConfig:
     eval_every: int = 1  # epochs between evaluations on the test split (0: never)
     eval_samples: int = 1  # posterior samples for the test ELBO
     checkpoint_every: int = 1  # epochs between checkpoints (0: only at the end)
+    checkpoint_steps: int = 0  # also checkpoint every N optimizer steps, mid-epoch (0: off); resume is exact either way
+    compile: bool = False  # torch.compile the training step (sgvb method); pays a compile time once per run
     precision: str = "fp32"
     device: str = "auto"
     progress: bool = True
     out: str = ""  # run directory
+    # epochs after which pictures/samples_epochNNNN.png (from a fixed z) and recon_epochNNNN.png are written (and the
+    # last epoch); empty: none
+    picture_epochs: list[int] = field(default_factory=lambda: [1, 5, 10, 20, 50, 100, 200, 500, 1000])
+    terms_points: int = 1000  # log the ELBO's reconstruction term and KL on this many train/test points (0: off)
+    prior_epochs: int = 0  # vqvae: after training, fit the PixelCNN prior over code grids for this many epochs
+    # FID every N epochs (0: never) with a feature extractor from aevb.metrics.FEATURES ("aevb_classifier": a small
+    # classifier aevb trains on the dataset, cached in fid_weights or the data dir; "inception": needs fid_weights,
+    # the standard FID Inception weights file); fid_samples model samples against as many test points
+    fid_every: int = 0
+    fid_features: str = "aevb_classifier"
+    fid_weights: str = ""
+    fid_samples: int = 1000
 
     def validate(self) -> None:
         from aevb.training.objectives import OBJECTIVES
@@ -98,12 +147,30 @@ class TrainConfig:
 
         for name in ("epochs", "batch_size", "samples", "eval_samples", "lr"):
             _positive(name, getattr(self, name))
-        for name in ("eval_every", "checkpoint_every", "weight_decay", "beta"):
+        _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
+        for name in ("eval_every", "checkpoint_every", "weight_decay", "beta", "warmup_steps", "free_bits"):
             _positive(name, getattr(self, name), allow_zero=True)
         _choice("estimator", self.estimator, ["A", "B"])
         OBJECTIVES.get(self.objective)
+        from aevb.training.methods import METHODS
+
+        METHODS.get(self.method)
+        if self.method != "aevb" and (self.objective != "elbo" or self.samples != 1):
+            raise ConfigError(
+                f"method = {self.method!r} trains by its own rule: objective and samples apply to method 'aevb' only "
+                f"(got objective = {self.objective!r}, samples = {self.samples}); leave them at 'elbo' and 1"
+            )
         OPTIMIZERS.get(self.optimizer)
         _choice("precision", self.precision, ["fp32", "bf16"])
+        _positive("terms_points", self.terms_points, allow_zero=True)
+        for name in ("prior_epochs", "fid_every"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        _positive("fid_samples", self.fid_samples)
+        from aevb.metrics.fid import FEATURES
+
+        FEATURES.get(self.fid_features)
+        if any(e <= 0 for e in self.picture_epochs):
+            raise ConfigError(f"picture_epochs must hold positive epoch numbers, got {self.picture_epochs!r}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ConfigError(f"device = {self.device!r} is not allowed; choose auto, cpu, cuda or cuda:N")
 
@@ -123,6 +190,12 @@ class Config:
             )
         self.model.validate()
         self.train.validate()
+        if (self.model.model == "vqvae") != (self.train.objective == "vqvae"):
+            # The VQ-VAE has no ELBO terms (its posterior is a point mass), and its loss fits no other model.
+            raise ConfigError(
+                f"model = {self.model.model!r} with objective = {self.train.objective!r}: the vqvae model trains "
+                "with --objective vqvae, and that objective trains only --model vqvae"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.distributions import Distribution, kl_divergence
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from aevb.errors import ConfigError
 
@@ -53,6 +53,30 @@ class Terms:
             ) from None
 
 
+    def kl_per_dim(self) -> torch.Tensor:
+        """Analytic KL per latent dimension, ``[B, d]``, for a factorized posterior and prior (both
+        ``Independent(Normal)``): the KL of a product of independent factors is the sum of the factors' KLs."""
+        q, p = self.posterior, self.prior
+        factorized = all(isinstance(d, Independent) and isinstance(d.base_dist, Normal) for d in (q, p))
+        if not factorized or len(q.event_shape) != 1:
+            raise ConfigError(
+                "free bits need a per-dimension KL: a diagonal-Gaussian posterior and prior (--posterior diagonal, "
+                "a one-stochastic-layer model) with estimator B"
+            )
+        return kl_divergence(q.base_dist, p.base_dist)
+
+
+def free_bits_kl(kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """The KL term with free bits λ (Kingma et al. 2016, IAF paper, eq. 15), per datapoint ``[B]``.
+
+    Over a minibatch M the penalty is Σ_d max(λ, E_{x∈M}[KL_d(x)]): a dimension whose minibatch-average KL is below λ
+    nats is charged the constant λ (no gradient pushes it further towards the prior). Per datapoint this is
+    Σ_d (KL_d(x) if E_M[KL_d] > λ else λ), whose minibatch mean is exactly the penalty above.
+    """
+    active = kl_per_dim.detach().mean(0) > free_bits  # [d], decided on the minibatch average
+    return torch.where(active, kl_per_dim, torch.full_like(kl_per_dim, free_bits)).sum(-1)
+
+
 def sgvb_a(terms: Terms, beta: float = 1.0) -> torch.Tensor:
     """SGVB estimator A (eq. 6): L̃^A = (1/L) Σ_l [log p(x|z_l) + β (log p(z_l) − log q(z_l|x))]. Shape ``[B]``.
 
@@ -61,17 +85,23 @@ def sgvb_a(terms: Terms, beta: float = 1.0) -> torch.Tensor:
     return (terms.log_likelihood + beta * (terms.log_prior - terms.log_posterior)).mean(0)
 
 
-def sgvb_b(terms: Terms, beta: float = 1.0) -> torch.Tensor:
-    """SGVB estimator B (eq. 7): L̃^B = −β KL(q(z|x) ‖ p(z)) + (1/L) Σ_l log p(x|z_l). Shape ``[B]``."""
-    return terms.log_likelihood.mean(0) - beta * terms.kl()
+def sgvb_b(terms: Terms, beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
+    """SGVB estimator B (eq. 7): L̃^B = −β KL(q(z|x) ‖ p(z)) + (1/L) Σ_l log p(x|z_l). Shape ``[B]``.
+
+    ``free_bits`` λ > 0 replaces the KL by its free-bits form :func:`free_bits_kl` (then it is no longer a bound).
+    """
+    kl = free_bits_kl(terms.kl_per_dim(), free_bits) if free_bits > 0 else terms.kl()
+    return terms.log_likelihood.mean(0) - beta * kl
 
 
-def elbo(terms: Terms, estimator: str = "B", beta: float = 1.0) -> torch.Tensor:
+def elbo(terms: Terms, estimator: str = "B", beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
     """The (β-weighted) evidence lower bound per datapoint, in nats, by estimator ``"A"`` or ``"B"``."""
     if estimator == "A":
+        if free_bits > 0:
+            raise ConfigError("free bits need the per-dimension analytic KL of estimator B; use --estimator B")
         return sgvb_a(terms, beta)
     if estimator == "B":
-        return sgvb_b(terms, beta)
+        return sgvb_b(terms, beta, free_bits)
     raise ConfigError(f"unknown estimator {estimator!r}; choose 'A' (Monte Carlo KL) or 'B' (analytic KL)")
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
+from aevb import kl as _kl  # noqa: F401  (registers the full-covariance KL for estimator B)
 from aevb.registry import POSTERIORS
 
 
@@ -32,6 +33,40 @@ class DiagonalGaussian(nn.Module):
         # Densities are accumulated in fp32 even when the network runs in bf16.
         loc, log_var = raw.float().chunk(2, dim=-1)
         return Independent(Normal(loc, torch.exp(0.5 * log_var), validate_args=False), 1)
+
+
+@POSTERIORS.register("full")
+class FullCovarianceGaussian(nn.Module):
+    """q_φ(z|x) = N(z; μ, L Lᵀ), a Gaussian with full covariance (Kingma & Welling 2014 §2.4; the lecture).
+
+    The network gives μ, log σ and L′ (d(d−1)/2 numbers); L = L_mask ⊙ L′ + diag(σ) with L_mask the strictly
+    lower-triangular mask, so L is lower triangular with a positive diagonal, a valid Cholesky factor. Then
+    z = μ + L ε, ε ~ N(0, I) and log q(z|x) = log N(ε; 0, I) − Σ_i log |L_ii| (``MultivariateNormal(scale_tril=L)``
+    computes exactly this). The KL to a diagonal-Gaussian prior is analytic (:mod:`aevb.kl`).
+    """
+
+    def __init__(self, latent_dim: int) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        rows, cols = torch.tril_indices(latent_dim, latent_dim, offset=-1)
+        # Where the d(d−1)/2 numbers L′ go in the flattened d×d matrix: the strictly lower triangle, row by row.
+        self.register_buffer("lower_index", rows * latent_dim + cols, persistent=False)
+
+    @staticmethod
+    def n_params(latent_dim: int) -> int:
+        return 2 * latent_dim + latent_dim * (latent_dim - 1) // 2
+
+    def scale_tril(self, log_sigma: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+        """L = L_mask ⊙ L′ + diag(σ), ``[..., d, d]``."""
+        d = self.latent_dim
+        strict = lower.new_zeros(*lower.shape[:-1], d * d).index_copy(-1, self.lower_index, lower)
+        return strict.unflatten(-1, (d, d)) + torch.diag_embed(torch.exp(log_sigma))
+
+    def forward(self, raw: torch.Tensor) -> Distribution:
+        d = self.latent_dim
+        raw = raw.float()
+        loc, log_sigma, lower = raw[..., :d], raw[..., d : 2 * d], raw[..., 2 * d :]
+        return MultivariateNormal(loc, scale_tril=self.scale_tril(log_sigma, lower), validate_args=False)
 
 
 class Encoder(nn.Module):

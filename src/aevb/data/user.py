@@ -10,7 +10,10 @@ always loaded with ``allow_pickle=False``: files holding Python objects are refu
 from __future__ import annotations
 
 import os
+import struct
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,24 @@ from aevb.errors import DataError
 USER_SUFFIXES = (".npy", ".npz", ".csv")
 _CHANNELS = (1, 3, 4)
 NPY_MAGIC = b"\x93NUMPY"
+# What numpy raises on a damaged file: a corrupted .npy header is parsed as a Python literal (SyntaxError,
+# tokenize.TokenError), a header declaring an absurd shape fails to allocate (MemoryError, OverflowError), a damaged
+# zip member fails to inflate (zlib.error, BadZipFile) or claims a method zipfile lacks. Found by tests/test_fuzz.py.
+_DAMAGED = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    SyntaxError,
+    tokenize.TokenError,
+    MemoryError,
+    OverflowError,
+    TypeError,
+    KeyError,
+    NotImplementedError,  # zip: unknown compression method or format version
+    RuntimeError,  # zip: "encrypted, password required"
+    struct.error,  # zip: damaged headers
+)
 
 
 def _refuse_pickle(path: Path) -> DataError:
@@ -47,8 +68,8 @@ def _np_load(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
         if "pickle" in str(err).lower():
             raise _refuse_pickle(path) from err
         raise DataError(f"{path}: not a readable .npy/.npz file ({err})") from err
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a readable .npy/.npz file ({err})") from err
+    except _DAMAGED as err:
+        raise DataError(f"{path}: not a readable .npy/.npz file ({type(err).__name__}: {err})") from err
 
 
 def _array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -58,8 +79,8 @@ def _array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         if "pickle" in str(err).lower():
             raise _refuse_pickle(path) from err
         raise DataError(f"{path}: cannot read array {key!r} ({err})") from err
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: cannot read array {key!r} ({err})") from err
+    except _DAMAGED as err:
+        raise DataError(f"{path}: cannot read array {key!r} ({type(err).__name__}: {err})") from err
 
 
 def _from_npz(archive: np.lib.npyio.NpzFile, path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -27,6 +27,13 @@ class MLPArch:
         return MLPNet(event_shape, hidden, out_dim, act, context_dim)
 
     @staticmethod
-    def decoder_net(latent_dim: int, out_dim: int, hidden: Sequence[int], act: str, context_dim: int = 0) -> nn.Module:
+    def decoder_net(
+        latent_dim: int,
+        out_dim: int,
+        hidden: Sequence[int],
+        act: str,
+        context_dim: int = 0,
+        event_shape: Sequence[int] | None = None,  # unused here; conv decoders need the image shape
+    ) -> nn.Module:
         # The decoder mirrors the encoder's widths.
         return MLPNet((latent_dim,), list(reversed(hidden)), out_dim, act, context_dim)

@@ -67,9 +67,19 @@ class VAE(nn.Module):
         return math.prod(self.event_shape)
 
     # --- bounds ----------------------------------------------------------------------------------------------
-    def terms(self, x: torch.Tensor, num_samples: int = 1, context: torch.Tensor | None = None) -> Terms:
-        """Draw z_s ~ q_φ(z|x), s = 1..S, by reparameterization and return their log densities ``[S, B]``."""
-        q = self.encode(x, context)
+    def terms(
+        self,
+        x: torch.Tensor,
+        num_samples: int = 1,
+        context: torch.Tensor | None = None,
+        posterior: Distribution | None = None,
+    ) -> Terms:
+        """Draw z_s ~ q_φ(z|x), s = 1..S, by reparameterization and return their log densities ``[S, B]``.
+
+        ``posterior``: q_φ(z|x) already computed for this ``x`` (the IS evaluator encodes once and draws many chunks
+        of samples from it).
+        """
+        q = self.encode(x, context) if posterior is None else posterior
         z = q.rsample((num_samples,))  # z = μ + σ ⊙ ε
         p_z = self.prior_distribution(context)
         log_px_z = self.decode(z, context).log_prob(x)
@@ -111,6 +121,7 @@ def build_vae_parts(config: ModelConfig, event_shape: Sequence[int], context_dim
         config.hidden,
         config.activation,
         context_dim,
+        event_shape=tuple(event_shape),
     )
     return Encoder(enc_net, posterior), Decoder(dec_net, likelihood)
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from aevb.config import TrainConfig
+from aevb.errors import ConfigError
 from aevb.estimators import elbo, iwae_bound
 from aevb.registry import Registry
 
@@ -18,15 +19,32 @@ OBJECTIVES: Registry = Registry("objective")
 
 @OBJECTIVES.register("elbo")
 class ELBOObjective:
-    """SGVB: the (β-weighted) ELBO with L = ``samples`` draws per datapoint, estimator A or B."""
+    """SGVB: the (β-weighted) ELBO with L = ``samples`` draws per datapoint, estimator A or B.
+
+    β-VAE options (Higgins et al. 2017; Bowman et al. 2016; Kingma et al. 2016), shared by every model:
+    KL warm-up β_t = β · min(1, t / ``warmup_steps``) at optimizer step t (the trainer sets :attr:`step` before each
+    step), and free bits λ = ``free_bits`` nats per latent dimension (:func:`aevb.estimators.free_bits_kl`).
+    """
 
     def __init__(self, config: TrainConfig) -> None:
         self.num_samples = config.samples
         self.estimator = config.estimator
         self.beta = config.beta
+        self.warmup_steps = config.warmup_steps
+        self.free_bits = config.free_bits
+        if self.free_bits > 0 and self.estimator != "B":
+            raise ConfigError("free_bits needs the per-dimension analytic KL of estimator B; use --estimator B")
+        self.step = 0  # optimizer steps taken so far; set by the trainer
+
+    def current_beta(self) -> float:
+        """β at the current step: the linear warm-up from 0, then the configured β."""
+        if self.warmup_steps <= 0:
+            return self.beta
+        return self.beta * min(1.0, self.step / self.warmup_steps)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        return elbo(model.terms(x, self.num_samples, context), self.estimator, self.beta)
+        terms = model.terms(x, self.num_samples, context)
+        return elbo(terms, self.estimator, self.current_beta(), self.free_bits)
 
 
 @OBJECTIVES.register("iwae")
@@ -35,6 +53,13 @@ class IWAEObjective:
 
     def __init__(self, config: TrainConfig) -> None:
         self.num_samples = config.samples
+        if config.warmup_steps or config.free_bits or config.beta != 1.0:
+            # L_k weighs whole importance weights; there is no separate KL term to anneal, weigh or floor.
+            raise ConfigError("beta, warmup_steps and free_bits apply to --objective elbo only, not iwae")
 
     def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         return iwae_bound(model.terms(x, self.num_samples, context))
+
+
+# The VQ-VAE objective registers itself on import (it lives with its second training stage).
+from aevb.training import vq  # noqa: E402,F401

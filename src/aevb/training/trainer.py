@@ -10,6 +10,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,10 @@ from aevb.data import TensorData, check_data
 from aevb.errors import DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
+from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import load_checkpoint, save_checkpoint
+from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
+from aevb.training.methods import METHODS
 from aevb.training.objectives import OBJECTIVES
 from aevb.training.optim import make_optimizer
 
@@ -75,6 +79,7 @@ class Trainer:
         test: TensorData | None = None,
         run_dir: str | Path | None = None,
         full_config: Config | None = None,
+        callbacks: list[Any] | None = None,
     ) -> None:
         config.validate()
         check_compatible(model, train)
@@ -82,6 +87,9 @@ class Trainer:
             check_compatible(model, test)
         self.config = config
         self.device = resolve_device(config.device)
+        # Under torchrun: join the process group; each rank trains on its slice of every minibatch (distributed.py).
+        self.dist = Distributed.from_env(self.device)
+        self.device = self.dist.device
         self.model = model.to(self.device)
         self.train_data = train
         self.test_data = test
@@ -89,6 +97,9 @@ class Trainer:
         self.full_config = full_config
         self.objective = OBJECTIVES.get(config.objective)(config)
         self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
+        self.dist.attach(self.model, self.optimizer)
+        if config.compile:  # forward and backward as compiled graphs; the optimizer step stays a foreach/fused kernel
+            self._sgvb_loss = torch.compile(self._sgvb_loss, dynamic=False)
         self.x = train.x.to(self.device)
         self.context = labels_to_context(model, None if train.y is None else train.y.to(self.device))
         # The shuffling generator lives on the CPU; dynamic binarization draws on the data's device.
@@ -96,7 +107,7 @@ class Trainer:
         self.data_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         # The posterior samples ε come from the global RNG (``rsample``); training runs it in a fork seeded from
         # here, so a run's random stream depends on its seed alone and the checkpoint captures it.
-        self._torch_rng = torch.Generator().manual_seed(config.seed + 2).get_state()
+        self._torch_rng = torch.Generator().manual_seed(self._rng_seed()).get_state()
         self._cuda_rng: torch.Tensor | None = None
         self.epoch, self.batch_index, self.step = 0, 0, 0
         self.perm: torch.Tensor | None = None
@@ -104,6 +115,19 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.writer = None
         self._stop_requested = False
+        # Epoch-end hooks (aevb.training.callbacks): extra metrics and pictures; they may add keys to the record.
+        self.callbacks = [*default_callbacks(config), *(callbacks or [])]
+        # The update rule (--method): AEVB's SGVB step, Wake-Sleep or MCEM; it may add state and rename logged keys.
+        self.batch_rows: torch.Tensor | None = None  # training-set rows of the current minibatch
+        self.method = METHODS.get(config.method)(self)
+        self.callbacks.append(self.method)
+        # Objectives may log metrics of their own (e.g. the VQ-VAE's codebook usage) as epoch-end callbacks.
+        if hasattr(self.objective, "on_epoch_end"):
+            self.callbacks.append(self.objective)
+
+    def _rng_seed(self) -> int:
+        """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2)."""
+        return self.config.seed + 2 + RANK_SEED_STRIDE * self.dist.rank
 
     # --- checkpoint state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -119,9 +143,12 @@ class Trainer:
             "shuffle_rng": self.shuffle_gen.get_state(),
             "data_rng": self.data_gen.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "torch_rng_ranks": self.dist.gather_rng(torch.get_rng_state()),  # None in one process
+            "method": self.method.state_dict(),
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+            state["cuda_rng_ranks"] = self.dist.gather_rng(state["cuda_rng"])
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -132,12 +159,18 @@ class Trainer:
         self.epoch_sum, self.epoch_count = state["epoch_sum"], state["epoch_count"]
         self.shuffle_gen.set_state(state["shuffle_rng"])
         self.data_gen.set_state(state["data_rng"])
-        self._torch_rng = state["torch_rng"]
+        self._torch_rng = self.dist.pick_rng(state)
         self._cuda_rng = state.get("cuda_rng")
+        if state.get("cuda_rng_ranks") is not None:
+            self._cuda_rng = state["cuda_rng_ranks"][self.dist.rank].clone()
+        self.method.load_state_dict(state.get("method", {}))
 
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:
-            save_checkpoint(self.state_dict(), self.run_dir / "checkpoints")
+            state = self.state_dict()  # on every rank: gathering the ranks' RNG states is a collective
+            if self.dist.is_main:
+                save_checkpoint(state, self.run_dir / "checkpoints")
+            self.dist.barrier()
 
     def resume(self) -> None:
         """Continue from ``run_dir/checkpoints/last.pt``; metrics logged after that checkpoint are dropped."""
@@ -147,7 +180,8 @@ class Trainer:
         if metrics.exists():
             kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= self.step]
             self.history = [json.loads(line) for line in kept]
-            metrics.write_text("".join(line + "\n" for line in kept))
+            if self.dist.is_main:
+                metrics.write_text("".join(line + "\n" for line in kept))
 
     # --- the loop --------------------------------------------------------------------------------------------
     def _batches_per_epoch(self) -> int:
@@ -158,15 +192,25 @@ class Trainer:
         return 0.5 * sum(p.pow(2).sum() for p in self.model.parameters()) / self.x.shape[0]
 
     def train_step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
+        """One update by the configured method; returns the minibatch sum of its training metric."""
+        return self.method.step(xb, cb)
+
+    def sgvb_step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
+        self.objective.step = self.step  # step-dependent objectives (KL warm-up) read it
+        loss, bound_sum = self._sgvb_loss(xb, cb)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return bound_sum
+
+    def _sgvb_loss(self, xb: torch.Tensor, cb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch loss −mean bound (+ parameter prior) and the bound's sum; ``compile = true`` compiles it."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
             bound = self.objective(self.model, xb, cb)
         loss = -bound.mean()
         if self.config.param_prior:
             loss = loss + self._param_prior()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return bound.detach().sum()
+        return loss, bound.detach().sum()
 
     def fit(self) -> FitResult:
         cfg = self.config
@@ -179,21 +223,24 @@ class Trainer:
                 torch.set_rng_state(self._torch_rng)
                 if cuda:
                     if self._cuda_rng is None:
-                        torch.cuda.manual_seed(cfg.seed + 2)
+                        torch.cuda.manual_seed(self._rng_seed())
                     else:
                         torch.cuda.set_rng_state(self._cuda_rng, self.device)
                 while self.epoch < cfg.epochs and not self._stop_requested:
                     self._run_epoch()
                 if self._stop_requested:
                     self.save_checkpoint()
+                elif hasattr(self.objective, "after_fit"):  # a second stage, e.g. the VQ-VAE's PixelCNN prior
+                    self.objective.after_fit(self)
         finally:
             if self.writer is not None:
                 self.writer.close()
         if self._stop_requested:
             where = f" (checkpoint saved in {self.run_dir / 'checkpoints'}; continue with --resume)"
-            print(f"\ninterrupted at epoch {self.epoch + 1}, step {self.step}{where if self.run_dir else ''}")
+            if self.dist.is_main:
+                print(f"\ninterrupted at epoch {self.epoch + 1}, step {self.step}{where if self.run_dir else ''}")
             return FitResult(self.history, interrupted=True, step=self.step)
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.dist.is_main:
             save_model(self.model, self.run_dir)
         return FitResult(self.history, step=self.step)
 
@@ -226,7 +273,8 @@ class Trainer:
             total=n_batches,
             initial=self.batch_index,
             desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-            disable=not cfg.progress,
+            # per-epoch lines only in logs, and only rank 0 draws a bar
+            disable=not cfg.progress or not sys.stderr.isatty() or not self.dist.is_main,
             leave=False,
             dynamic_ncols=True,
         )
@@ -234,8 +282,11 @@ class Trainer:
             idx = perm[self.batch_index * cfg.batch_size : (self.batch_index + 1) * cfg.batch_size]
             xb = self.train_data.transform_batch(self.x[idx], self.data_gen)
             cb = None if self.context is None else self.context[idx]
-            total = self.train_step(xb, cb)
-            total = float(total)
+            rows, xb, cb = self.dist.shard(idx, xb, cb)  # this rank's slice (all of it in one process)
+            self.batch_rows = rows
+            # A rank whose slice of a short last batch is empty still joins the gradient all-reduce.
+            total = self.train_step(xb, cb) if rows.numel() else self.dist.empty_step(self.optimizer)
+            total, self._stop_requested = self.dist.reduce_step(float(total), self._stop_requested)
             if not math.isfinite(total):
                 raise TrainingError(
                     f"the training bound became non-finite ({total}) at epoch {self.epoch + 1}, step {self.step + 1}; "
@@ -245,6 +296,8 @@ class Trainer:
             self.epoch_count += idx.shape[0]
             self.batch_index += 1
             self.step += 1
+            if cfg.checkpoint_steps and self.step % cfg.checkpoint_steps == 0 and self.batch_index < n_batches:
+                self.save_checkpoint()  # mid-epoch: the position in the epoch and its permutation are saved too
             bar.update(1)
             if self.step % 10 == 0:
                 bar.set_postfix(bound=f"{self.epoch_sum / self.epoch_count:.2f}")
@@ -261,7 +314,9 @@ class Trainer:
         self.epoch += 1
         self.batch_index, self.perm, self.epoch_sum, self.epoch_count = 0, None, 0.0, 0
         last = self.epoch == cfg.epochs
-        if self.test_data is not None and cfg.eval_every and (self.epoch % cfg.eval_every == 0 or last):
+        # Models without variational-bound terms (VQ-VAE) evaluate themselves in their objective's callback.
+        has_terms = hasattr(self.model, "terms")
+        if self.test_data is not None and cfg.eval_every and has_terms and (self.epoch % cfg.eval_every == 0 or last):
             ev = evaluate(
                 self.model,
                 self.test_data.x,
@@ -271,6 +326,8 @@ class Trainer:
                 precision=cfg.precision,
             )
             record["test_elbo"] = ev.elbo
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, record)
         self._log(record)
         if self.run_dir is not None and (last or (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0)):
             self.save_checkpoint()
@@ -280,6 +337,8 @@ class Trainer:
         from aevb.atomic import write_text_atomic
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.dist.is_main:
+            return
         if self.full_config is not None:
             write_text_atomic(self.run_dir / "config.toml", self.full_config.to_toml())
         try:
@@ -291,12 +350,14 @@ class Trainer:
 
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
-        msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  train bound {record['train_bound']:9.3f} nats"
+        # MCEM logs train_log_joint instead of a bound (aevb.training.mcem).
+        train = record.get("train_bound", record.get("train_log_joint", math.nan))
+        msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  train bound {train:9.3f} nats"
         if "test_elbo" in record:
             msg += f"  test ELBO {record['test_elbo']:9.3f} nats"
-        if self.config.progress:
+        if self.config.progress and self.dist.is_main:
             print(msg, flush=True)
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.dist.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
         if self.writer is not None:

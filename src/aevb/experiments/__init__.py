@@ -1,0 +1,31 @@
+"""The experiments of Kingma & Welling (2014), one command each: ``aevb reproduce fig2|fig3|fig4|fig5``.
+
+Each writes into ``--out`` a PNG, a CSV of the numbers behind it, a ``summary.md`` and the run directories of the
+models it trained (``runs/NAME``; a rerun with the same settings reuses finished runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aevb.experiments import fig2, fig3, fig45
+from aevb.experiments.common import Options
+from aevb.registry import Registry
+
+EXPERIMENTS: Registry[Callable[[Options, Path], Path]] = Registry("experiment")
+EXPERIMENTS.register("fig2")(fig2.run)
+EXPERIMENTS.register("fig3")(fig3.run)
+EXPERIMENTS.register("fig4")(fig45.run_fig4)
+EXPERIMENTS.register("fig5")(fig45.run_fig5)
+
+
+def run_experiment(name: str, **options: Any) -> Path:
+    """Run experiment ``name`` with the options of ``aevb reproduce`` (:class:`Options` fields); returns the path of
+    its ``summary.md``."""
+    experiment = EXPERIMENTS.get(name)
+    opts = Options(**options)
+    out = Path(opts.out or Path("runs") / "reproduce" / name)
+    out.mkdir(parents=True, exist_ok=True)
+    return experiment(opts, out)

@@ -1,0 +1,215 @@
+"""What the paper's experiments share: options, the paper's hyper-parameters, training one model into a run
+directory (reused when it already holds the same finished run), and writing CSV / markdown.
+
+Hyper-parameters (Kingma & Welling 2014, §5): MLPs with one tanh hidden layer, Adagrad (lr 0.02), minibatches of
+M = 100, L = 1 posterior sample, the parameter prior N(0, I) as weight decay, parameters initialized from
+N(0, 0.01²); Bernoulli decoder for MNIST, Gaussian decoder with a squashed mean for Frey Face.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aevb.config import Config, ModelConfig, TrainConfig
+from aevb.data import TensorData, load_dataset
+from aevb.errors import ConfigError
+
+PAPER_LR = 0.02
+PAPER_BATCH = 100
+
+
+@dataclass
+class Options:
+    """The flags of ``aevb reproduce`` (see ``aevb reproduce --help``)."""
+
+    out: str | None = None
+    budget: int | None = None  # training samples seen per model; None: the experiment's default
+    nz: str | list[int] | None = None  # latent sizes to run; None: the paper's
+    seed: int = 0
+    data_dir: str = ""
+    mnist: str = "mnist"
+    frey: str = "frey-faces"
+    train_limit: int = 0
+    test_limit: int = 0
+    device: str = "auto"
+    quiet: bool = False
+    # fig3: the marginal-likelihood estimator, the points it is estimated on, how many times during training
+    estimator: str = "hmc"
+    eval_points: int = 1000
+    probes: int = 5
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.budget <= 0:
+            raise ConfigError(f"--budget must be a positive number of training samples, got {self.budget}")
+        for name in ("eval_points", "probes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0 (0: all), got {getattr(self, name)}")
+
+    def latent_sizes(self, paper: list[int]) -> list[int]:
+        """``--nz`` restricted to the paper's sizes for this panel (an empty list if none of them applies)."""
+        if self.nz is None:
+            return list(paper)
+        wanted = self.nz if isinstance(self.nz, list) else [int(v) for v in str(self.nz).replace(",", " ").split()]
+        if not wanted or any(v <= 0 for v in wanted):
+            raise ConfigError(f"--nz must list positive latent sizes, got {self.nz!r}")
+        return [v for v in paper if v in wanted]
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+
+def load_split(name: str, split: str, opts: Options, limit: int = 0) -> TensorData:
+    data = load_dataset(name, split=split, data_dir=opts.data_dir or None)
+    return data.subset(min(limit, len(data))) if limit else data
+
+
+def load_pair(name: str, opts: Options, n_train: int = 0) -> tuple[TensorData, TensorData]:
+    """Train and test split of ``name``, cut to ``--train-limit`` / ``--test-limit`` (and ``n_train``)."""
+    limits = [v for v in (opts.train_limit, n_train) if v]
+    train = load_split(name, "train", opts, min(limits) if limits else 0)
+    return train, load_split(name, "test", opts, opts.test_limit)
+
+
+def paper_model(latent_dim: int, hidden: int, likelihood: str = "bernoulli") -> ModelConfig:
+    """The paper's encoder/decoder: one tanh hidden layer of ``hidden`` units, N(0, 0.01²) initialization."""
+    return ModelConfig(latent_dim=latent_dim, hidden=[hidden], activation="tanh", likelihood=likelihood, init_std=0.01)
+
+
+def paper_train(opts: Options, dataset: str, epochs: int, method: str = "aevb", **overrides: Any) -> TrainConfig:
+    """Adagrad, M = 100, L = 1, the N(0, I) parameter prior; evaluation on the test split every epoch."""
+    fields: dict[str, Any] = dict(
+        dataset=dataset,
+        data_dir=opts.data_dir,
+        epochs=epochs,
+        batch_size=PAPER_BATCH,
+        samples=1,
+        optimizer="adagrad",
+        lr=PAPER_LR,
+        param_prior=True,
+        seed=opts.seed,
+        device=opts.device,
+        progress=False,
+        checkpoint_every=0,
+        picture_epochs=[],
+        terms_points=0,
+    )
+    fields.update(overrides)
+    config = TrainConfig(**fields)
+    if method != "aevb":
+        set_method(config, method)
+    return config
+
+
+def set_method(config: TrainConfig, method: str) -> None:
+    """Select a training method (``aevb``, ``wake-sleep``, ``mcem``) by name, failing clearly if this aevb has no
+    such method registered."""
+    try:
+        from aevb.training.methods import METHODS
+    except ImportError:
+        raise ConfigError(f"training method {method!r} is not available: this aevb has no training methods") from None
+    METHODS.get(method)
+    if not hasattr(config, "method"):
+        raise ConfigError(f"training method {method!r} is not available: TrainConfig has no 'method' field")
+    config.method = method
+
+
+def epochs_for(budget: int, n_train: int) -> int:
+    """Whole epochs that see about ``budget`` training samples (at least one)."""
+    return max(1, round(budget / max(n_train, 1)))
+
+
+@dataclass
+class RunResult:
+    name: str
+    run_dir: Path
+    history: list[dict[str, Any]]
+    seconds: float
+    reused: bool = False
+
+    def last(self, key: str) -> float:
+        values = [r[key] for r in self.history if r.get(key) is not None]
+        return values[-1] if values else math.nan
+
+
+def train_run(
+    name: str,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    train: TensorData,
+    test: TensorData,
+    root: Path,
+    opts: Options,
+    callbacks: list[Any] | None = None,
+) -> RunResult:
+    """Train one model into ``root/runs/name`` (a normal run directory: ``aevb plot`` and ``aevb report`` work on
+    it). A directory that already holds a finished run of the same config and data sizes is reused as it is."""
+    import json
+
+    import torch
+
+    from aevb.models import build_model
+    from aevb.training.trainer import Trainer
+
+    run_dir = root / "runs" / name
+    train_cfg.out = str(run_dir)
+    config = Config(model=model_cfg, train=train_cfg).validate()
+    stamp = json.dumps({"config": config.to_toml(), "n_train": len(train), "n_test": len(test)})
+    done = run_dir / "reproduce.json"
+    if done.is_file() and json.loads(done.read_text()).get("stamp") == stamp:
+        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+        opts.log(f"  {name}: reusing the finished run in {run_dir}")
+        return RunResult(name, run_dir, history, json.loads(done.read_text())["seconds"], reused=True)
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)  # a stale or unfinished run of this experiment: start it again
+    opts.log(f"  {name}: training {train_cfg.epochs} epochs on {len(train)} points ...")
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg, train.event_shape)
+    start = time.perf_counter()
+    result = Trainer(model, train, train_cfg, test=test, run_dir=run_dir, full_config=config, callbacks=callbacks).fit()
+    seconds = time.perf_counter() - start
+    done.write_text(json.dumps({"stamp": stamp, "seconds": seconds}) + "\n")
+    opts.log(f"  {name}: done in {seconds:.0f} s")
+    return RunResult(name, run_dir, result.history, seconds)
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Rows of dicts as CSV; the header is the union of the keys in first-seen order."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    import torch
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+    return f"{platform.machine()} {device}, torch {torch.__version__}, {torch.get_num_threads()} threads"

@@ -1,0 +1,31 @@
+"""Closed-form KL divergences that ``torch.distributions`` lacks, registered with ``register_kl``.
+
+Estimator B (Kingma & Welling 2014, eq. 7) asks ``kl_divergence(q, p)``; importing this module makes the pairs below
+answer it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.distributions import Independent, MultivariateNormal, Normal, register_kl
+
+
+@register_kl(MultivariateNormal, Independent)
+def kl_full_gaussian_diagonal_gaussian(q: MultivariateNormal, p: Independent) -> torch.Tensor:
+    """KL(N(μ, L Lᵀ) ‖ N(m, diag s²)) for a full-covariance posterior and a diagonal-Gaussian prior:
+
+        ½ [ Σ_i (L Lᵀ)_ii / s_i² + Σ_i (μ_i − m_i)² / s_i² − d + 2 Σ_i log s_i − 2 Σ_i log L_ii ],
+
+    which for the standard-normal prior is ½ (tr(L Lᵀ) + μᵀμ − d − 2 Σ log L_ii).
+    """
+    if not isinstance(p.base_dist, Normal) or p.reinterpreted_batch_ndims != 1:
+        raise NotImplementedError  # kl_divergence turns this into "no closed form" for other Independent priors
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL between Gaussians over {tuple(q.event_shape)} and {tuple(p.event_shape)}")
+    var = p.base_dist.scale.pow(2)
+    tril = q.scale_tril
+    trace = (tril.pow(2).sum(-1) / var).sum(-1)  # (L Lᵀ)_ii = Σ_j L_ij²
+    mahalanobis = ((q.loc - p.base_dist.loc).pow(2) / var).sum(-1)
+    log_det_q = 2 * tril.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)
+    log_det_p = var.log().sum(-1)
+    return 0.5 * (trace + mahalanobis - q.event_shape[0] + log_det_p - log_det_q)

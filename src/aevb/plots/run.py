@@ -1,0 +1,153 @@
+"""``aevb plot RUN --kind ...``: every picture of a trained run, written into one folder.
+
+Kinds are found through the :data:`PLOT_KINDS` registry; each takes a :class:`PlotContext` (the model, the data of
+one split, the run directory) and returns the paths it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from aevb.data import TensorData
+from aevb.errors import ConfigError
+from aevb.registry import Registry
+
+PLOT_KINDS: Registry[Callable[[PlotContext], list[Path]]] = Registry("plot kind")
+
+
+@dataclass
+class PlotContext:
+    run_dir: Path
+    out_dir: Path
+    seed: int = 0
+    split: str = "test"
+    limit: int = 2000  # datapoints used by the scatter
+    projection: str = "auto"
+    _model: nn.Module | None = None
+    _data: TensorData | None = None
+
+    @property
+    def model(self) -> nn.Module:
+        if self._model is None:
+            from aevb.api import load, run_config
+            from aevb.training.trainer import resolve_device
+
+            self._model = load(self.run_dir, device=str(resolve_device(run_config(self.run_dir).train.device)))
+        return self._model
+
+    @property
+    def data(self) -> TensorData:
+        if self._data is None:
+            from aevb.api import load_data, run_config
+
+            self._data = load_data(run_config(self.run_dir).train, self.split)
+        return self._data
+
+    def context(self, n: int) -> torch.Tensor | None:
+        from aevb.training.trainer import labels_to_context
+
+        y = self.data.y
+        return labels_to_context(self.model, None if y is None else y[:n])
+
+    def unconditional(self, kind: str) -> None:
+        if getattr(self.model, "make_context", None) is not None:
+            raise ConfigError(f"--kind {kind} draws from p(z) and is not available for conditional models")
+
+
+@PLOT_KINDS.register("scatter")
+def _scatter(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.grids import encode_mean
+    from aevb.plots.scatter import latent_scatter
+
+    n = min(ctx.limit, len(ctx.data))
+    means = encode_mean(ctx.model, ctx.data.x[:n], ctx.context(n))
+    labels = None if ctx.data.y is None else ctx.data.y[:n]
+    return [latent_scatter(means, labels, ctx.out_dir / "scatter.png", method=ctx.projection, seed=ctx.seed)]
+
+
+@PLOT_KINDS.register("samples")
+def _samples(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.common import fixed_z
+    from aevb.plots.grids import sample_grid
+
+    ctx.unconditional("samples")
+    return [sample_grid(ctx.model, fixed_z(ctx.model, ctx.run_dir, ctx.seed), ctx.out_dir / "samples.png")]
+
+
+@PLOT_KINDS.register("recon")
+def _recon(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.grids import recon_grid
+
+    n = min(32, len(ctx.data))
+    return [recon_grid(ctx.model, ctx.data.x[:n], ctx.out_dir / "recon.png", ctx.context(n))]
+
+
+@PLOT_KINDS.register("interp")
+def _interp(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.grids import interpolation_grid
+
+    ctx.unconditional("interp")
+    n = min(8, len(ctx.data) // 2 * 2)
+    x = ctx.data.x[torch.randperm(len(ctx.data), generator=torch.Generator().manual_seed(ctx.seed))[:n]]
+    return [interpolation_grid(ctx.model, x, ctx.out_dir / "interp.png", modes=("linear", "spherical"))]
+
+
+@PLOT_KINDS.register("traverse")
+def _traverse(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.traversal import latent_traversal, save_traversal
+
+    images = latent_traversal(ctx.model, ctx.data.x[:1], ctx.context(1), dims=32)
+    return [save_traversal(images, ctx.model.event_shape, ctx.out_dir / "traverse.png")]
+
+
+@PLOT_KINDS.register("manifold")
+def _manifold(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.common import latent_dim_of
+    from aevb.plots.grids import manifold_grid
+
+    ctx.unconditional("manifold")
+    if latent_dim_of(ctx.model) != 2:
+        return []  # only a 2-D latent space is a manifold one can tile; `all` skips it for other models
+    return [manifold_grid(ctx.model, ctx.out_dir / "manifold.png")]
+
+
+@PLOT_KINDS.register("curves")
+def _curves(ctx: PlotContext) -> list[Path]:
+    from aevb.plots.curves import read_metrics, training_curves
+
+    return [training_curves(read_metrics(ctx.run_dir), ctx.out_dir / "curves.png", title=ctx.run_dir.name)]
+
+
+def plot_run(
+    run_dir: str | Path,
+    kinds: list[str] | tuple[str, ...] = ("all",),
+    out_dir: str | Path | None = None,
+    *,
+    split: str = "test",
+    limit: int = 2000,
+    projection: str = "auto",
+    seed: int = 0,
+) -> list[Path]:
+    """Write the pictures ``kinds`` (names in :data:`PLOT_KINDS`, or ``all``) of the run in ``run_dir`` into
+    ``out_dir`` (default ``run_dir/plots``) and return their paths."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.toml").is_file():
+        raise ConfigError(f"{run_dir} is not a run directory: config.toml is missing")
+    everything = "all" in kinds
+    names = PLOT_KINDS.names() if everything else list(kinds)
+    for name in names:
+        PLOT_KINDS.get(name)  # an unknown kind is an error naming the known ones, before anything is drawn
+    ctx = PlotContext(run_dir, Path(out_dir) if out_dir else run_dir / "plots", seed, split, limit, projection)
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for name in names:
+        conditional = getattr(ctx.model, "make_context", None) is not None
+        if everything and conditional and name in ("samples", "interp", "manifold"):
+            continue  # pictures drawn from p(z) need a label per sample; `all` leaves them out
+        paths += PLOT_KINDS.get(name)(ctx)
+    return paths
