@@ -4,8 +4,8 @@ Burda et al. (2015) train with batch 20 for 3280 epochs of 50 000 points (2500 s
 a step is dominated by per-kernel and per-parameter overhead, so the variants measured here (each in this process,
 interleaved, median over repeats) are:
 
-  eager        the Trainer's default: autograd + Adam(foreach=True)
-  fused        Adam(fused=True): one kernel per step for all parameters
+  eager        autograd + Adam(foreach=True) (the Trainer's default before this benchmark)
+  fused        Adam(fused=True): one kernel per step for all parameters (the Trainer's default now)
   compile      torch.compile of the whole step (forward, backward and the optimizer update) with fused Adam
   aevb         aevb's Trainer.train_step with the default config and with ``compile = true``
 
@@ -84,7 +84,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants (no C++ compiler)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (0: torch's default). On a shared machine use 1: OpenMP barriers in a small step wait for "
+        "descheduled threads, which made steps 100x slower here under load",
+    )
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
     peak = gemm_peak(torch.float32)
     enc, dec = mlp_vae_flops(784, [200, 200], 50)

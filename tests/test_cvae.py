@@ -136,3 +136,30 @@ def test_conditional_samples_show_the_requested_class(data_dir):
         wrong = model.sample(len(labels), model.make_context((labels + 1) % 10))
         acc_wrong = float((classifier(wrong).argmax(-1) == labels).float().mean())
     assert acc >= 0.85 and acc_wrong < 0.3, (acc, acc_wrong)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--model", "cvae", "--conditional-prior", "learned", "--num-classes", "4"],
+        ["--model", "deep-vae", "--latent-dims", "3,2", "--upper-hidden", "8", "--estimator", "A"],
+        ["--posterior", "full", "--likelihood", "gaussian", "--objective", "iwae", "--samples", "3"],
+    ],
+    ids=["cvae", "deep-vae", "full"],
+)
+def test_every_family_member_runs_end_to_end_from_the_cli(tmp_path, flags):
+    import numpy as np
+
+    data = toy_binary(64)
+    np.savez(tmp_path / "toy.npz", x=data.x.numpy(), y=data.y.numpy())
+    run = str(tmp_path / "run")
+    common = ["--dataset", str(tmp_path / "toy.npz"), "--test-split", "train", "--latent-dim", "3", "--hidden", "16"]
+    assert (
+        main(["train", *common, *flags, "--epochs", "2", "--batch-size", "32", "--progress", "false", "--out", run])
+        == 0
+    )
+    assert main(["evaluate", run, "--split", "train", "--nll-samples", "20"]) == 0
+    assert main(["sample", run, "-n", "8", "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["encode", run, "--split", "train", "--out", str(tmp_path / "z.npz")]) == 0
+    assert main(["traverse", run, "--split", "train", "--out", str(tmp_path / "t.png")]) == 0
+    assert np.load(tmp_path / "z.npz")["mean"].shape[1] == 3

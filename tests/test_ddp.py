@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -116,3 +117,30 @@ def test_torchrun_two_ranks_match_one_process_and_resume(tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]  # written once (rank 0), not once per rank
     assert records[-1]["step"] == 2 * math.ceil(81 / 20)
+
+
+def test_shards_cover_the_global_batch_and_weights_sum_to_one():
+    from aevb.training.distributed import Distributed
+
+    for n in (1, 5, 20):
+        rows = torch.arange(n)
+        parts, fractions = [], []
+        for r in range(3):
+            d = Distributed(rank=r, world=3)
+            (part,) = d.shard(rows)
+            parts.append(part)
+            fractions.append(d.local_fraction)
+        assert torch.equal(torch.cat(parts), rows)  # contiguous, disjoint, complete
+        assert math.isclose(sum(fractions), 1.0)
+
+
+def test_resume_with_another_number_of_processes_refused():
+    from aevb.errors import ConfigError
+    from aevb.training.distributed import Distributed
+
+    state = {"torch_rng": torch.get_rng_state(), "torch_rng_ranks": torch.stack([torch.get_rng_state()] * 2)}
+    assert torch.equal(Distributed(rank=1, world=2).pick_rng(state), state["torch_rng_ranks"][1])
+    with pytest.raises(ConfigError, match="2 process"):
+        Distributed(rank=0, world=3).pick_rng(state)
+    with pytest.raises(ConfigError, match="1 process"):
+        Distributed(rank=0, world=2).pick_rng({"torch_rng": torch.get_rng_state(), "torch_rng_ranks": None})

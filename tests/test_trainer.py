@@ -134,3 +134,21 @@ def test_gaussian_likelihood_accepts_real_values():
 def test_empty_dataset_is_a_clear_error():
     with pytest.raises(DataError, match="empty"):
         Trainer(build_model(MODEL, (1, 6, 6)), TensorData(torch.zeros(0, 1, 6, 6)), _cfg())
+
+
+def test_iwae_schedule_matches_the_paper():
+    from aevb.training.schedules import SCHEDULES
+
+    iwae = SCHEDULES.get("iwae")
+    lrs = [iwae(1e-3, e) for e in range(3280)]
+    # Pass i lasts 3^i epochs at 1e-3 · 10^(−i/7): 1, 3, 9, ..., 2187 epochs; 3280 in all.
+    starts = [0, 1, 4, 13, 40, 121, 364, 1093]
+    for i, s in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else 3280
+        assert all(abs(lr - 1e-3 * 10 ** (-i / 7)) < 1e-15 for lr in lrs[s:end]), i
+
+
+def test_lr_schedule_is_applied_per_epoch():
+    t = _trainer(epochs=2, lr_schedule="iwae", lr=1e-2)
+    t.fit()
+    assert t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-2 * 10 ** (-1 / 7))

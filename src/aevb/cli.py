@@ -258,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("-n", type=int, default=64)
     p.add_argument("--out", default="samples.png")
-    p.add_argument("--label", type=int, default=None, help="conditional models: draw this class (e.g. digit 2)")
+    p.add_argument(
+        "--label", type=int, default=None, help="conditional models: draw this class (e.g. 2); default: cycle classes"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
 

@@ -116,6 +116,7 @@ class TrainConfig:
     free_bits: float = 0.0  # free bits λ (nats per latent dimension; needs estimator B and a diagonal posterior)
     optimizer: str = "adam"
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # "iwae": Burda et al.'s 3^i-epoch passes at lr·10^(−i/7) (aevb.training.schedules)
     weight_decay: float = 0.0
     param_prior: bool = False  # add −log N(θ; 0, I)/N_train to the per-datapoint loss (the paper's parameter prior)
     seed: int = 0
@@ -148,6 +149,11 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "samples", "eval_samples", "lr"):
             _positive(name, getattr(self, name))
         _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
+        if self.compile and self.warmup_steps:
+            raise ConfigError(
+                "compile = true cannot be combined with warmup_steps > 0: β changes every step, which would recompile "
+                "the step each time; turn one of them off"
+            )
         for name in ("eval_every", "checkpoint_every", "weight_decay", "beta", "warmup_steps", "free_bits"):
             _positive(name, getattr(self, name), allow_zero=True)
         _choice("estimator", self.estimator, ["A", "B"])
@@ -161,6 +167,9 @@ class TrainConfig:
                 f"(got objective = {self.objective!r}, samples = {self.samples}); leave them at 'elbo' and 1"
             )
         OPTIMIZERS.get(self.optimizer)
+        from aevb.training.schedules import SCHEDULES
+
+        SCHEDULES.get(self.lr_schedule)
         _choice("precision", self.precision, ["fp32", "bf16"])
         _positive("terms_points", self.terms_points, allow_zero=True)
         for name in ("prior_epochs", "fid_every"):

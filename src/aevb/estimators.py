@@ -52,7 +52,6 @@ class Terms:
                 "use estimator A"
             ) from None
 
-
     def kl_per_dim(self) -> torch.Tensor:
         """Analytic KL per latent dimension, ``[B, d]``, for a factorized posterior and prior (both
         ``Independent(Normal)``): the KL of a product of independent factors is the sum of the factors' KLs."""

@@ -157,5 +157,5 @@ def run_chains(
         accepts.append(t.accept_prob)
         if (i + 1) % thin == 0:
             samples.append(z)
-    acceptance = torch.stack(accepts).mean((0, 1)) if accepts else torch.full((n_data,), float("nan"))
+    acceptance = torch.stack(accepts).mean((0, 1)) if accepts else torch.full((n_data,), float("nan"), device=z0.device)
     return Chains(torch.stack(samples) if samples else z.new_zeros(0, *z.shape), z, eps, acceptance)

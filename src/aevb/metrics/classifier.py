@@ -80,7 +80,7 @@ def train_classifier(
             loss.backward()
             opt.step()
         if progress:
-            print(f"FID classifier epoch {epoch + 1}/{epochs}: last batch loss {float(loss):.4f}", flush=True)
+            print(f"FID classifier epoch {epoch + 1}/{epochs}: last batch loss {float(loss.detach()):.4f}", flush=True)
     return clf.eval()
 
 
@@ -124,9 +124,12 @@ def load_classifier(directory: str | Path) -> FIDClassifier:
 
 
 def default_dir(data: Any) -> Path:
-    from aevb.data import data_root
+    """A user cache (``$AEVB_CACHE_DIR``, else ``~/.cache/aevb``), never the data directory, which may be read-only
+    or shared."""
+    import os
 
-    return data_root(None) / "fid" / f"aevb_classifier_{dataset_slug(data.name)}"
+    root = Path(os.environ.get("AEVB_CACHE_DIR") or Path.home() / ".cache" / "aevb")
+    return root / "fid" / f"aevb_classifier_{dataset_slug(data.name)}"
 
 
 def classifier_for(data: Any, directory: str | Path | None = None, epochs: int = 2) -> FIDClassifier:

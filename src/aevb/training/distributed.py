@@ -35,6 +35,8 @@ from torch import nn
 from aevb.errors import ConfigError
 
 RANK_SEED_STRIDE = 1_000_003  # keeps the ranks' ε streams apart for any seed
+# Training methods whose state is the same on every rank (one optimizer step per minibatch, no per-datapoint state).
+DDP_METHODS = ("aevb", "wake-sleep")
 
 
 def env_world() -> tuple[int, int, int]:

@@ -2,8 +2,10 @@
 
 E-step: one Hybrid Monte Carlo transition (10 leapfrog steps, step size adapted towards 90 % acceptance) on the
 posterior p_θ(z|x) of each datapoint in the minibatch; M-step: 5 gradient steps on log p(z) + log p_θ(x|z) at the
-sampled z. The chains persist across epochs, one per training datapoint (their states are part of the checkpoint),
-so each E-step continues where that datapoint's chain stopped — a stochastic, persistent-chain form of MCEM.
+sampled z. The chains persist across epochs, one per training datapoint, each with its own step size (posterior
+widths differ a lot between datapoints; one shared step size leaves the narrow ones rejecting every move); chains
+and step sizes are part of the checkpoint, so each E-step continues where that datapoint's chain stopped — a
+stochastic, persistent-chain form of MCEM.
 
 No recognition model is learned: the logged training metric is ``train_log_joint``, the mean log p_θ(x, z) at the
 posterior samples (not a bound on log p(x)), and encoder-based metrics (test ELBO, …) are dropped from the log. Its
@@ -29,12 +31,13 @@ class MCEM(Method):
     n_leapfrog = 10  # App. E
     weight_updates = 5  # App. E: decoder updates per posterior sample
     target_accept = 0.9  # App. E: step size tuned for 90 % acceptance
-    adapt_rate = 0.05
+    adapt_rate = 0.2  # per visit of a datapoint, i.e. once per epoch
+    initial_step_size = 0.05
 
     def __init__(self, trainer: Any) -> None:
         super().__init__(trainer)
         self.chains: torch.Tensor | None = None  # [N, D]; drawn from the prior at the first step (inside fit's RNG)
-        self.step_size = torch.tensor(0.05)
+        self.step_size = torch.full((trainer.x.shape[0],), self.initial_step_size)  # [N]
 
     def state_dict(self) -> dict[str, Any]:
         return {"chains": self.chains, "step_size": self.step_size}
@@ -59,8 +62,9 @@ class MCEM(Method):
         # E-step: one HMC transition per datapoint's persistent chain.
         with self.autocast():
             target = log_joint(t.model, xb, cb)
-            trans = hmc_step(target, self.chains[rows].unsqueeze(0), self.step_size, self.n_leapfrog)
-        self.step_size = adapt_step_size(self.step_size, trans.accept_prob, self.target_accept, self.adapt_rate)
+            eps = self.step_size[rows]
+            trans = hmc_step(target, self.chains[rows].unsqueeze(0), eps, self.n_leapfrog)
+        self.step_size[rows] = adapt_step_size(eps, trans.accept_prob, self.target_accept, self.adapt_rate)
         z = trans.z[0].detach()
         self.chains[rows] = z
         # M-step: a few decoder updates at the sampled z.
@@ -73,6 +77,6 @@ class MCEM(Method):
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         record["train_log_joint"] = record.pop("train_bound")
-        record["hmc_step_size"] = float(self.step_size)
+        record["hmc_step_size"] = float(self.step_size.median())  # median over training points
         for key in ENCODER_KEYS:
             record.pop(key, None)

@@ -23,15 +23,16 @@ from torch import nn
 
 from aevb.config import Config, TrainConfig
 from aevb.data import TensorData, check_data
-from aevb.errors import DataError, TrainingError
+from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import load_checkpoint, save_checkpoint
-from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
+from aevb.training.distributed import DDP_METHODS, RANK_SEED_STRIDE, Distributed
 from aevb.training.methods import METHODS
 from aevb.training.objectives import OBJECTIVES
 from aevb.training.optim import make_optimizer
+from aevb.training.schedules import SCHEDULES
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,6 +121,12 @@ class Trainer:
         # The update rule (--method): AEVB's SGVB step, Wake-Sleep or MCEM; it may add state and rename logged keys.
         self.batch_rows: torch.Tensor | None = None  # training-set rows of the current minibatch
         self.method = METHODS.get(config.method)(self)
+        if self.dist.active and config.method not in DDP_METHODS:
+            # MCEM keeps per-datapoint chains that each rank would update for its own rows only.
+            raise ConfigError(
+                f"--method {config.method} cannot run data-parallel (torchrun with {self.dist.world} processes); "
+                f"use one process, or one of: {', '.join(DDP_METHODS)}"
+            )
         self.callbacks.append(self.method)
         # Objectives may log metrics of their own (e.g. the VQ-VAE's codebook usage) as epoch-end callbacks.
         if hasattr(self.objective, "on_epoch_end"):
@@ -268,6 +275,8 @@ class Trainer:
         if self.perm is None:
             self.perm = torch.randperm(self.x.shape[0], generator=self.shuffle_gen)
         perm = self.perm.to(self.device)
+        for group in self.optimizer.param_groups:  # a function of the epoch alone: exact on resume
+            group["lr"] = SCHEDULES.get(cfg.lr_schedule)(cfg.lr, self.epoch)
         start = time.perf_counter()
         bar = tqdm(
             total=n_batches,
@@ -351,8 +360,9 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         # MCEM logs train_log_joint instead of a bound (aevb.training.mcem).
+        what = "train bound" if "train_bound" in record else "train log p(x,z)"
         train = record.get("train_bound", record.get("train_log_joint", math.nan))
-        msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  train bound {train:9.3f} nats"
+        msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  {what} {train:9.3f} nats"
         if "test_elbo" in record:
             msg += f"  test ELBO {record['test_elbo']:9.3f} nats"
         if self.config.progress and self.dist.is_main:
