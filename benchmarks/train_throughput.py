@@ -4,8 +4,14 @@ Compares, in this process and interleaved (median of ``--repeats`` epochs each):
 
   aevb            aevb's Trainer: the data is one in-memory tensor, a minibatch is an index into it
   aevb bf16       the same with ``precision = "bf16"`` (autocast; densities and sums in fp32)
-  DataLoader      the canonical loop: ``DataLoader(TensorDataset(x), batch_size=128, shuffle=True)`` with the same
-                  model, objective and optimizer
+  DataLoader      ``DataLoader(TensorDataset(x), batch_size=128, shuffle=True)`` with aevb's model, objective and
+                  optimizer: isolates the data path
+  pytorch/examples the canonical loop as users write it (pytorch/examples ``vae/main.py``): DataLoader, an
+                  ``nn.Module`` with sigmoid outputs, ``binary_cross_entropy(reduction="sum") + KLD``, default Adam
+
+The references run with glibc's default allocator settings (as a user's own loop does); aevb's Trainer tunes the
+allocator when it starts on a CPU (``aevb.runtime.tune_cpu_allocator``), so its rows run tuned, and the row
+"aevb Trainer (fp32, default allocator)" separates the two effects.
 
 and reports samples/s, the ratio to the DataLoader loop (goal >= 1.3x) and the fraction of the fp32 GEMM peak
 measured here (training FLOPs per sample taken as 3x the forward pass).
@@ -75,6 +81,37 @@ def dataloader_epoch(x: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
+class ExamplesVAE(torch.nn.Module):
+    """The model of pytorch/examples ``vae/main.py`` (784-400-20, ReLU), written out as users do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = torch.nn.Linear(784, 400), torch.nn.Linear(400, 20), torch.nn.Linear(400, 20)
+        self.fc3, self.fc4 = torch.nn.Linear(20, 400), torch.nn.Linear(400, 784)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = torch.relu(self.fc1(x.view(-1, 784)))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(torch.relu(self.fc3(z)))), mu, logvar
+
+
+def examples_epoch(x: torch.Tensor) -> float:
+    torch.manual_seed(0)
+    model = ExamplesVAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(x), batch_size=BATCH, shuffle=True)
+    start = time.perf_counter()
+    for (xb,) in loader:
+        recon, mu, logvar = model(xb)
+        bce = torch.nn.functional.binary_cross_entropy(recon, xb.view(-1, 784), reduction="sum")
+        loss = bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=12_800, help="training points per timed epoch")
@@ -86,27 +123,41 @@ def main() -> None:
     enc, dec = mlp_vae_flops(784, [400], 20)
     flops = 3 * (enc + dec)
     print(f"data: {n} points of {source}; ~{flops / 1e6:.1f} MFLOP per training sample")
-    variants = {
-        "aevb Trainer (fp32)": lambda: aevb_epoch(x, "fp32"),
-        "aevb Trainer (bf16)": lambda: aevb_epoch(x, "bf16"),
-        "DataLoader(TensorDataset)": lambda: dataloader_epoch(x),
-    }
-    for fn in variants.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in variants}
+    # Phase 1 runs with glibc's default allocator settings, phase 2 with aevb's tuning (which a process cannot fully
+    # undo: freed blocks stay in the heap), so the default-allocator rows are measured first; variants interleave
+    # within each phase.
+    os.environ["AEVB_MALLOC_TUNING"] = "0"
+    phases = [
+        {
+            "DataLoader(TensorDataset)": lambda: dataloader_epoch(x),
+            "pytorch/examples loop": lambda: examples_epoch(x),
+            "aevb Trainer (fp32, default allocator)": lambda: aevb_epoch(x, "fp32"),
+        },
+        {
+            "aevb Trainer (fp32)": lambda: aevb_epoch(x, "fp32"),
+            "aevb Trainer (bf16)": lambda: aevb_epoch(x, "bf16"),
+        },
+    ]
+    times: dict[str, list[float]] = {}
     peaks = []
-    for _ in range(args.repeats):
-        peaks.append(gemm_peak(torch.float32, repeats=3))
-        for name, fn in variants.items():
-            times[name].append(fn())
+    for i, variants in enumerate(phases):
+        if i == 1:
+            del os.environ["AEVB_MALLOC_TUNING"]
+        for fn in variants.values():  # warm-up
+            fn()
+        for _ in range(args.repeats):
+            peaks.append(gemm_peak(torch.float32, repeats=3))
+            for name, fn in variants.items():
+                times.setdefault(name, []).append(fn())
     peak = sorted(peaks)[len(peaks) // 2]
     med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
     ref = med["DataLoader(TensorDataset)"]
     print(f"fp32 GEMM peak (median over the run): {peak:.0f} GFLOP/s")
-    print(f"{'variant':28s} {'samples/s':>10s} {'vs DataLoader':>14s} {'of fp32 peak':>13s}")
+    ex = med["pytorch/examples loop"]
+    print(f"{'variant':40s} {'samples/s':>10s} {'vs DataLoader':>14s} {'vs examples':>12s} {'of fp32 peak':>13s}")
     for name, t in med.items():
         rate = n / t
-        print(f"{name:28s} {rate:10.0f} {ref / t:13.2f}x {rate * flops / 1e9 / peak:12.0%}")
+        print(f"{name:40s} {rate:10.0f} {ref / t:13.2f}x {ex / t:11.2f}x {rate * flops / 1e9 / peak:12.0%}")
 
 
 if __name__ == "__main__":

@@ -152,3 +152,14 @@ def test_lr_schedule_is_applied_per_epoch():
     t = _trainer(epochs=2, lr_schedule="iwae", lr=1e-2)
     t.fit()
     assert t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-2 * 10 ** (-1 / 7))
+
+
+def test_allocator_tuning_is_opt_out(monkeypatch):
+    from aevb import runtime
+
+    monkeypatch.setattr(runtime, "_tuned", False)
+    monkeypatch.setenv("AEVB_MALLOC_TUNING", "0")
+    assert runtime.tune_cpu_allocator() is False
+    monkeypatch.delenv("AEVB_MALLOC_TUNING")
+    expected = runtime._libc() is not None  # glibc (Linux): the thresholds are set
+    assert runtime.tune_cpu_allocator() is expected

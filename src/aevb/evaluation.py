@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from aevb.estimators import elbo
+from aevb.runtime import tune_cpu_allocator
 
 # Bytes one chunk's decoder output may take. Small enough to stay in the last-level cache and below the allocator's
 # mmap threshold, so the elementwise passes after the GEMM hit cache and freed blocks are reused instead of being
@@ -149,6 +150,8 @@ def evaluate(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    if device.type == "cpu":
+        tune_cpu_allocator()
     from aevb.inference.latents import LatentStats
     from aevb.inference.marginal import NLL_ESTIMATORS  # imports this module: looked up here, not at import
 

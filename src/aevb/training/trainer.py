@@ -26,6 +26,7 @@ from aevb.data import TensorData, check_data
 from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
+from aevb.runtime import tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import load_checkpoint, save_checkpoint
 from aevb.training.distributed import DDP_METHODS, RANK_SEED_STRIDE, Distributed
@@ -88,6 +89,8 @@ class Trainer:
             check_compatible(model, test)
         self.config = config
         self.device = resolve_device(config.device)
+        if self.device.type == "cpu":
+            tune_cpu_allocator()  # reuse freed activation buffers instead of page-faulting new ones every step
         # Under torchrun: join the process group; each rank trains on its slice of every minibatch (distributed.py).
         self.dist = Distributed.from_env(self.device)
         self.device = self.dist.device
