@@ -11,6 +11,16 @@ import torch
 from aevb.data import TensorData
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread for every test: the models here are tiny, and on a small CPU shared with other work more
+    threads mostly wait on each other at barriers (steps measured 10× slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The staged real data (``$AEVB_DATA_DIR``); tests that need it skip when it is absent."""

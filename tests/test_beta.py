@@ -22,15 +22,6 @@ from tests.conftest import toy_binary
 SHAPE = (1, 6, 6)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, more threads mostly wait on each other (10x slower steps)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(**kw):
     torch.manual_seed(0)
     return build_model(ModelConfig(latent_dim=3, hidden=[32], activation="tanh", **kw), SHAPE)

@@ -18,15 +18,6 @@ from tests.sum_to_one import total_probability
 SHAPE = (1, 6, 6)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, more threads mostly wait on each other (10x slower steps)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _cvae(prior: str = "standard", shape=SHAPE, **kw) -> CVAE:
     torch.manual_seed(0)
     cfg = ModelConfig(model="cvae", latent_dim=3, hidden=[32], conditional_prior=prior, num_classes=4, **kw)

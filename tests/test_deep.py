@@ -20,15 +20,6 @@ SHAPE = (1, 6, 6)
 DEEP = ModelConfig(model="deep-vae", latent_dims=[4, 2], hidden=[32], upper_hidden=[16], activation="tanh")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, more threads mostly wait on each other (10x slower steps)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _train(model, epochs: int = 15, objective: str = "elbo", samples: int = 1, estimator: str = "B"):
     cfg = TrainConfig(
         epochs=epochs, batch_size=32, lr=3e-3, samples=samples, objective=objective, estimator=estimator, seed=0

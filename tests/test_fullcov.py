@@ -22,15 +22,6 @@ from tests.sum_to_one import total_probability
 D = 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, more threads mostly wait on each other (10x slower steps)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _raw(batch: int = 3, seed: int = 0) -> torch.Tensor:
     return torch.randn(batch, FullCovarianceGaussian.n_params(D), generator=torch.Generator().manual_seed(seed))
 
