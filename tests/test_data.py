@@ -474,3 +474,12 @@ def test_user_image_folder(tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match="no images found"):
         load_array(empty)
+
+
+def test_spread_takes_evenly_spaced_examples():
+    x = torch.arange(10, dtype=torch.float32).view(10, 1)
+    data = TensorData(x, torch.arange(10) // 5)  # grouped by class, as some splits are stored
+    picked = data.spread(4)
+    assert picked.x.view(-1).tolist() == [0.0, 3.0, 6.0, 9.0]
+    assert set(picked.y.tolist()) == {0, 1}
+    assert data.spread(20) is data

@@ -48,11 +48,12 @@ class PlotContext:
             self._data = load_data(run_config(self.run_dir).train, self.split)
         return self._data
 
-    def context(self, n: int) -> torch.Tensor | None:
+    def points(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``n`` datapoints evenly spaced over the split (some splits are stored grouped by class): x, context, y."""
         from aevb.training.trainer import labels_to_context
 
-        y = self.data.y
-        return labels_to_context(self.model, None if y is None else y[:n])
+        data = self.data.spread(n)
+        return data.x, labels_to_context(self.model, data.y), data.y
 
     def unconditional(self, kind: str) -> None:
         if getattr(self.model, "make_context", None) is not None:
@@ -64,9 +65,8 @@ def _scatter(ctx: PlotContext) -> list[Path]:
     from aevb.plots.grids import encode_mean
     from aevb.plots.scatter import latent_scatter
 
-    n = min(ctx.limit, len(ctx.data))
-    means = encode_mean(ctx.model, ctx.data.x[:n], ctx.context(n))
-    labels = None if ctx.data.y is None else ctx.data.y[:n]
+    x, context, labels = ctx.points(ctx.limit)
+    means = encode_mean(ctx.model, x, context)
     return [latent_scatter(means, labels, ctx.out_dir / "scatter.png", method=ctx.projection, seed=ctx.seed)]
 
 
@@ -83,8 +83,8 @@ def _samples(ctx: PlotContext) -> list[Path]:
 def _recon(ctx: PlotContext) -> list[Path]:
     from aevb.plots.grids import recon_grid
 
-    n = min(32, len(ctx.data))
-    return [recon_grid(ctx.model, ctx.data.x[:n], ctx.out_dir / "recon.png", ctx.context(n))]
+    x, context, _ = ctx.points(32)
+    return [recon_grid(ctx.model, x, ctx.out_dir / "recon.png", context)]
 
 
 @PLOT_KINDS.register("interp")
@@ -101,7 +101,8 @@ def _interp(ctx: PlotContext) -> list[Path]:
 def _traverse(ctx: PlotContext) -> list[Path]:
     from aevb.plots.traversal import latent_traversal, save_traversal
 
-    images = latent_traversal(ctx.model, ctx.data.x[:1], ctx.context(1), dims=32)
+    x, context, _ = ctx.points(1)
+    images = latent_traversal(ctx.model, x, context, dims=32)
     return [save_traversal(images, ctx.model.event_shape, ctx.out_dir / "traverse.png")]
 
 

@@ -40,12 +40,13 @@ class TermsLogger:
         self.n, self.seed = n, seed
 
     @torch.no_grad()
-    def terms(self, trainer: Any, x: torch.Tensor, y: torch.Tensor | None) -> tuple[float, float]:
+    def terms(self, trainer: Any, data: Any) -> tuple[float, float]:
         from aevb.training.trainer import labels_to_context
 
         model = trainer.model
-        x = x[: self.n].to(trainer.device)
-        context = labels_to_context(model, None if y is None else y[: self.n].to(trainer.device))
+        data = data.spread(self.n)  # evenly spaced: some splits are stored grouped by class
+        x = data.x.to(trainer.device)
+        context = labels_to_context(model, None if data.y is None else data.y.to(trainer.device))
         was_training = model.training
         model.eval()
         try:
@@ -68,7 +69,7 @@ class TermsLogger:
         if trainer.test_data is not None:
             splits.append(("test", trainer.test_data))
         for name, data in splits:
-            recon, kl = self.terms(trainer, data.x, data.y)
+            recon, kl = self.terms(trainer, data)
             record[f"{name}_recon"], record[f"{name}_kl"] = recon, kl
 
 
@@ -98,7 +99,7 @@ class EpochPictures:
             with _fork(trainer.device):
                 z = fixed_z(model, trainer.run_dir, self.seed)
                 sample_grid(model, z, folder / f"samples_epoch{record['epoch']:04d}.png")
-                recon_grid(model, data.x[: self.n_recon], folder / f"recon_epoch{record['epoch']:04d}.png")
+                recon_grid(model, data.spread(self.n_recon).x, folder / f"recon_epoch{record['epoch']:04d}.png")
         except (ConfigError, ValueError):  # not images, or not a one-layer latent model
             pass
         finally:
