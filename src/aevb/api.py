@@ -120,8 +120,10 @@ def sample_run(
     torch.manual_seed(seed)
     context = None
     if hasattr(model, "make_context"):
-        labels = torch.arange(n) % model.num_classes if label is None else None
-        context = model.make_context(labels) if label is None else model.label_context(label, n)
+        if label is None:
+            context = model.make_context(torch.arange(n) % model.num_classes)
+        else:
+            context = model.label_context(label, n)
     elif label is not None:
         raise ConfigError(
             f"--label needs a conditional model (--model cvae); this run's model is {model.config.model!r}"

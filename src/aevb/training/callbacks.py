@@ -63,8 +63,8 @@ class TermsLogger:
         return float(recon.float().mean()), float(kl.float().mean())
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        if not hasattr(trainer.model, "terms"):
-            return  # no ELBO terms (VQ-VAE): its objective logs its own reconstruction and codebook terms
+        if not trainer.has_encoder_bound:
+            return  # VQ-VAE (its objective logs its own terms) or MCEM (the encoder is never trained)
         splits = [("train", trainer.train_data)]
         if trainer.test_data is not None:
             splits.append(("test", trainer.test_data))

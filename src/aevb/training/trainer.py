@@ -135,6 +135,12 @@ class Trainer:
         if hasattr(self.objective, "on_epoch_end"):
             self.callbacks.append(self.objective)
 
+    @property
+    def has_encoder_bound(self) -> bool:
+        """Whether the ELBO and its terms mean something for this run: the model has variational-bound terms (the
+        VQ-VAE evaluates itself in its objective's callback) and the method trains the encoder (MCEM does not)."""
+        return hasattr(self.model, "terms") and self.method.trains_encoder
+
     def _rng_seed(self) -> int:
         """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2)."""
         return self.config.seed + 2 + RANK_SEED_STRIDE * self.dist.rank
@@ -326,9 +332,12 @@ class Trainer:
         self.epoch += 1
         self.batch_index, self.perm, self.epoch_sum, self.epoch_count = 0, None, 0.0, 0
         last = self.epoch == cfg.epochs
-        # Models without variational-bound terms (VQ-VAE) evaluate themselves in their objective's callback.
-        has_terms = hasattr(self.model, "terms")
-        if self.test_data is not None and cfg.eval_every and has_terms and (self.epoch % cfg.eval_every == 0 or last):
+        if (
+            self.test_data is not None
+            and cfg.eval_every
+            and self.has_encoder_bound
+            and (self.epoch % cfg.eval_every == 0 or last)
+        ):
             ev = evaluate(
                 self.model,
                 self.test_data.x,
