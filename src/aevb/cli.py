@@ -11,6 +11,7 @@ from typing import Any
 
 from aevb.config import Config, ModelConfig, TrainConfig, field_types, load_toml
 from aevb.errors import AevbError, ConfigError
+from aevb.presets import PRESETS
 
 SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (config from --config TOML, flags override)")
     p.add_argument("--config", help="TOML file with [model] and [train] sections")
-    p.add_argument("--preset", help="start from a named configuration (aevb.presets: iwae-2layer, iwae-1layer)")
+    p.add_argument("--preset", help=f"start from a named configuration (aevb.presets: {', '.join(sorted(PRESETS))})")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
