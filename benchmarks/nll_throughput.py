@@ -2,13 +2,15 @@
 
 Prints the time, the achieved GFLOP/s as a fraction of the fp32 GEMM peak measured in this process, the speed-up over
 the previous implementation (256 MiB chunks, encoder per chunk, torch's Bernoulli log-density) on the same points, and
-with ``--precision both`` the bf16 autocast path and its NLL difference to fp32 on the same samples.
+with ``--precision both`` the bf16 autocast path and its NLL difference to fp32 on the same samples, and with
+``--compile`` each precision again through ``log_likelihood(..., compile=True)`` (compilation timed apart).
 
 The model has random (PyTorch default) weights: the FLOP count and the kernels are those of a trained model.
 ``--limit N`` evaluates N points and extrapolates linearly to 10 000 (the work is the same for every point).
 
     python benchmarks/nll_throughput.py --limit 500            # quick check (~30 s)
     python benchmarks/nll_throughput.py                        # the whole test set (~3-4 min per precision)
+    python benchmarks/nll_throughput.py --limit 200 --compile --threads 1
 """
 
 from __future__ import annotations
@@ -80,7 +82,11 @@ def main() -> None:
     ap.add_argument("-k", type=int, default=5000, help="importance samples per point")
     ap.add_argument("--precision", choices=["fp32", "bf16", "both"], default="both")
     ap.add_argument("--reference-limit", type=int, default=100, help="points for the previous implementation's timing")
+    ap.add_argument("--compile", action="store_true", help="also time log_likelihood(..., compile=True)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"machine: {machine()}")
     peak32 = gemm_peak(torch.float32)
@@ -101,23 +107,33 @@ def main() -> None:
     print(f"fp32 FLOP bound for 10 000 points: {bound_s:.0f} s")
 
     results = {}
-    for precision in ["fp32", "bf16"] if args.precision == "both" else [args.precision]:
-        # The machine is shared: re-measure the peak right before each timed section, and report against it.
+    precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+    for precision, compiled in [(p, c) for p in precisions for c in ([False, True] if args.compile else [False])]:
+        name = precision + (" compiled" if compiled else "")
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+        if compiled:  # the first call compiles (one graph per chunk shape): timed apart, then the steady state
+            torch.manual_seed(1)
+            start = time.perf_counter()
+            with autocast:
+                log_likelihood(model, x, args.k, compile=True)
+            print(f"[{name}] first call, with compilation: {time.perf_counter() - start:.1f} s")
+        # The machine is shared: re-measure the peak right before each timed section (outside autocast: the fp32
+        # peak), and report against it.
         peak32 = gemm_peak(torch.float32)
-        torch.manual_seed(1)
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            ll = log_likelihood(model, x, args.k)
-        t = time.perf_counter() - start
-        results[precision] = ll
+        with autocast:
+            torch.manual_seed(1)
+            start = time.perf_counter()
+            ll = log_likelihood(model, x, args.k, compile=compiled)
+            t = time.perf_counter() - start
+        results[name] = ll
         gflops = flops / t / 1e9
         print(
-            f"[{precision}] {t:.1f} s for {n} points -> {t * FULL / n:.0f} s for 10 000; {gflops:.0f} GFLOP/s = "
+            f"[{name}] {t:.1f} s for {n} points -> {t * FULL / n:.0f} s for 10 000; {gflops:.0f} GFLOP/s = "
             f"{gflops / peak32:.0%} of the fp32 peak"
             + (f", {gflops / peak16:.0%} of bf16 peak" if precision == "bf16" else "")
             + f" (fp32 peak just before: {peak32:.0f} GFLOP/s); mean log p(x) = {ll.mean():.3f} nats"
         )
-    if len(results) == 2:
+    if "bf16" in results and "fp32" in results:
         d = results["bf16"] - results["fp32"]
         print(f"bf16 - fp32 on the same samples: mean {d.mean():+.4f} nats, max |.| {d.abs().max():.4f} nats")
 

@@ -43,6 +43,12 @@ def test_train_evaluate_sample_reconstruct_encode(toy_npy, tmp_path, capsys):
     assert {"elbo", "nll", "nll_stderr", "n"} <= out.keys()
     assert out["n"] == 30 and out["elbo"] < 0 and out["nll"] > 0
     assert -out["nll"] >= out["elbo"] - 3 * out["nll_stderr"]  # IS estimate of log p(x) is above the ELBO
+    # bf16 autocast on 10 evenly spaced points: the same model within bf16's error
+    assert main(["evaluate", str(run), "--nll-samples", "50", "--limit", "10", "--precision", "bf16", "--json"]) == 0
+    bf16 = json.loads(capsys.readouterr().out)
+    assert bf16["n"] == 10 and abs(bf16["nll"] - out["nll"]) < 5
+    assert main(["evaluate", str(run), "--estimator", "hmc", "--compile"]) == 2
+    assert "compile applies to the importance-sampling estimator" in capsys.readouterr().err
 
     assert main(["sample", str(run), "-n", "16", "--out", str(tmp_path / "s.png")]) == 0
     assert Image.open(tmp_path / "s.png").size[0] > 6 * 4

@@ -65,8 +65,8 @@ def _run_model_and_data(run_dir: str | Path, split: str, limit: int = 0) -> tupl
     device = resolve_device(config.train.device)
     model = load(run_dir, device=str(device))
     data = load_data(config.train, split)
-    if limit:
-        data = data.subset(min(limit, len(data)))
+    if limit:  # evenly spaced: some splits are stored grouped by class, so the first N can be one digit
+        data = data.spread(limit)
     return model, data
 
 
@@ -79,9 +79,13 @@ def evaluate_run(
     seed: int = 0,
     limit: int = 0,
     estimator: str = "is",
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> Evaluation:
     """Test ELBO and an estimate of −log p(x) on ``split``, per datapoint in nats: ``estimator`` ``"is"``
-    (importance sampling, K = ``nll_samples``) or ``"hmc"`` (Kingma & Welling App. D, L = ``nll_samples``)."""
+    (importance sampling, K = ``nll_samples``) or ``"hmc"`` (Kingma & Welling App. D, L = ``nll_samples``).
+    ``limit`` evaluates that many evenly spaced datapoints; ``precision`` and ``compile`` as in
+    :func:`aevb.evaluation.evaluate`."""
     if nll_samples < 0 or elbo_samples < 1 or batch_size < 1:
         raise ConfigError("need nll_samples >= 0, elbo_samples >= 1 and batch_size >= 1")
     from aevb.training.methods import METHODS
@@ -107,6 +111,8 @@ def evaluate_run(
         batch_size=batch_size,
         seed=seed,
         nll_estimator=estimator,
+        precision=precision,
+        compile=compile,
     )
 
 

@@ -94,6 +94,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         limit=args.limit,
         estimator=args.estimator,
+        precision=args.precision,
+        compile=args.compile,
     )
     out = ev.as_dict()
     if args.json:
@@ -250,7 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--elbo-samples", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--limit", type=int, default=0, help="evaluate on the first N datapoints only")
+    p.add_argument("--limit", type=int, default=0, help="evaluate on N evenly spaced datapoints only (0: all)")
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="bf16 autocast for the networks; log-densities and logsumexp stay fp32",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the importance-sampling chunks (faster for large K; compiles for some seconds first)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)

@@ -7,6 +7,7 @@ memory stays bounded, combining chunks with ``logsumexp`` in fp32.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from dataclasses import dataclass
@@ -47,6 +48,20 @@ def _reuses_posterior(model: nn.Module) -> bool:
         return False
 
 
+def _chunk_log_weights(
+    model: nn.Module, x: torch.Tensor, samples: int, context: torch.Tensor | None, **kwargs
+) -> torch.Tensor:
+    """logsumexp_k log w_k over one chunk of ``samples`` proposals per datapoint, ``[B]``, in fp32."""
+    return torch.logsumexp(model.terms(x, samples, context, **kwargs).log_weight.float(), dim=0)
+
+
+@functools.cache
+def _compiled_chunk():
+    """:func:`_chunk_log_weights` compiled once per process; dynamo caches a graph per model and chunk shape (the
+    last, shorter chunk of samples and block of datapoints get one more, with dynamic sizes)."""
+    return torch.compile(_chunk_log_weights)
+
+
 @torch.no_grad()
 def log_likelihood(
     model: nn.Module,
@@ -54,6 +69,7 @@ def log_likelihood(
     num_samples: int = 5000,
     context: torch.Tensor | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    compile: bool = False,
 ) -> torch.Tensor:
     """Importance-sampled log p(x) per datapoint of ``x``, ``[B]``, with K = ``num_samples`` proposals from q.
 
@@ -62,10 +78,17 @@ def log_likelihood(
     (samples × datapoints) flattened; q_φ(z|x) is computed once per block of datapoints and reused by all its
     chunks when the model allows (``terms(..., posterior=q)``). Each chunk is reduced by ``logsumexp`` in fp32 and the
     chunk results are combined by one more, so the estimate is the same in distribution for any chunking.
+
+    ``compile = True`` runs each chunk through ``torch.compile``: the decoder's bias, the likelihood's log-density
+    and its sum over pixels become one pass over the chunk after the GEMM, instead of three or four (1.3-1.5x faster
+    for the 784-400-20 MLP on one CPU thread). It costs a compilation of some seconds per model and chunk shape, so it
+    pays for large evaluations (K in the thousands over a test set), not small ones. The compiled chunk draws its
+    ε with inductor's generator: the same distribution and seed-determined, not the same numbers as eager.
     """
     pairs = chunk_pairs(model, memory_budget)
     block = max(1, min(x.shape[0], pairs))  # datapoints per block: at least one sample of each fits a chunk
     reuse = _reuses_posterior(model)
+    run_chunk = _compiled_chunk() if compile else _chunk_log_weights
     out = []
     for start in range(0, x.shape[0], block):
         xb = x[start : start + block]
@@ -74,9 +97,7 @@ def log_likelihood(
         chunk = sample_chunk(model, xb.shape[0], num_samples, memory_budget)
         parts = []
         for done in range(0, num_samples, chunk):
-            s = min(chunk, num_samples - done)
-            log_w = model.terms(xb, s, cb, **kwargs).log_weight.float()
-            parts.append(torch.logsumexp(log_w, dim=0))
+            parts.append(run_chunk(model, xb, min(chunk, num_samples - done), cb, **kwargs))
         out.append(torch.logsumexp(torch.stack(parts), dim=0) - math.log(num_samples))
     return torch.cat(out)
 
@@ -133,16 +154,23 @@ def evaluate(
     seed: int | None = 0,
     precision: str = "fp32",
     nll_estimator: str = "is",
+    compile: bool = False,
 ) -> Evaluation:
     """Test ELBO (estimator A, which every model supports) and, if ``nll_samples`` > 0, an estimate of log p(x) by
     ``nll_estimator`` (``"is"``: importance sampling with K = ``nll_samples``; ``"hmc"``: App. D with L =
     ``nll_samples`` posterior samples). Also active units and the KL per latent dimension.
 
+    ``precision = "bf16"`` runs the networks under bf16 autocast (log-densities and logsumexp stay fp32);
+    ``compile`` compiles the importance-sampling chunks (:func:`log_likelihood`; the IS estimator only).
     Runs under a forked RNG seeded with ``seed`` so evaluating never perturbs a training run's random stream.
     """
-    if not hasattr(model, "terms"):  # e.g. the VQ-VAE: a point-mass posterior, evaluated by its own metrics
-        from aevb.errors import ConfigError
+    from aevb.errors import ConfigError
 
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if compile and nll_estimator != "is":
+        raise ConfigError(f"compile applies to the importance-sampling estimator ('is'), not {nll_estimator!r}")
+    if not hasattr(model, "terms"):  # e.g. the VQ-VAE: a point-mass posterior, evaluated by its own metrics
         raise ConfigError(
             f"{type(model).__name__} has no variational-bound terms to evaluate; its held-out metrics (reconstruction "
             "NLL, prior bits/dim, ELBO under its prior) are in the run's metrics.jsonl, from model.evaluate_metrics"
@@ -157,6 +185,8 @@ def evaluate(
 
     elbos, lls, recons = [], [], []
     estimate_log_px = NLL_ESTIMATORS.get(nll_estimator)
+    if compile:
+        estimate_log_px = functools.partial(estimate_log_px, compile=True)
     stats = LatentStats()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
