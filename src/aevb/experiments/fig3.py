@@ -39,18 +39,10 @@ HMC_SAMPLES, IS_SAMPLES = 50, 1000  # the paper's 50 posterior samples for HMC; 
 
 
 def marginal_estimator(name: str) -> tuple[Any, int, str]:
-    """The estimator ``name`` from :data:`aevb.inference.marginal.NLL_ESTIMATORS` (the HMC one when present), its
-    sample count, and how the summary names it. Falls back to importance sampling when this aevb has no registry."""
-    try:
-        from aevb.inference.marginal import NLL_ESTIMATORS
-    except ImportError:
-        if name != "is":
-            raise ConfigError(
-                f"marginal-likelihood estimator {name!r} is not available in this aevb; use --estimator is"
-            ) from None
-        from aevb.evaluation import log_likelihood
+    """The estimator ``name`` from :data:`aevb.inference.marginal.NLL_ESTIMATORS`, its sample count (the paper's 50
+    posterior samples for HMC, K for importance sampling) and how the summary names it."""
+    from aevb.inference.marginal import NLL_ESTIMATORS
 
-        return log_likelihood, IS_SAMPLES, f"importance sampling (K = {IS_SAMPLES})"
     estimator = NLL_ESTIMATORS.get(name)
     if name == "hmc":
         return estimator, HMC_SAMPLES, f"the HMC estimator of App. D ({HMC_SAMPLES} posterior samples)"
@@ -109,7 +101,13 @@ def run(opts: Options, out: Path) -> Path:
         for method in METHODS_COMPARED:
             cfg = paper_train(opts, opts.mnist, epochs, method)
             probe = MarginalProbe(
-                probe_epochs(epochs, opts.probes), estimator, num_samples, train.x[:points], test.x[:points], opts.seed
+                # evenly spaced points: some splits are stored grouped by class
+                probe_epochs(epochs, opts.probes),
+                estimator,
+                num_samples,
+                train.spread(points).x,
+                test.spread(points).x,
+                opts.seed,
             )
             name = f"mnist-ntrain{len(train)}-{method}"
             res = train_run(name, paper_model(NZ, HIDDEN, "bernoulli"), cfg, train, test, out, opts, callbacks=[probe])
