@@ -77,7 +77,8 @@ def log_likelihood(
     :func:`chunk_pairs` pairs: each chunk is one ``model.terms`` call whose decoder runs one large GEMM over
     (samples × datapoints) flattened; q_φ(z|x) is computed once per block of datapoints and reused by all its
     chunks when the model allows (``terms(..., posterior=q)``). Each chunk is reduced by ``logsumexp`` in fp32 and the
-    chunk results are combined by one more, so the estimate is the same in distribution for any chunking.
+    chunk results are combined by a running ``logaddexp``, so the estimate is the same in distribution for any
+    chunking and memory does not grow with K.
 
     ``compile = True`` runs each chunk through ``torch.compile``: the decoder's bias, the likelihood's log-density
     and its sum over pixels become one pass over the chunk after the GEMM, instead of three or four (1.3-1.5x faster
@@ -95,10 +96,13 @@ def log_likelihood(
         cb = None if context is None else context[start : start + block]
         kwargs = {"posterior": model.encode(xb, cb)} if reuse else {}
         chunk = sample_chunk(model, xb.shape[0], num_samples, memory_budget)
-        parts = []
+        # A running log-sum-exp, so nothing of a chunk outlives it: a compiled chunk's [B] result can be a view of
+        # its 8 MiB work buffer, and a list of them held ~24 GB at K = 5000 over 10 000 points.
+        total = None
         for done in range(0, num_samples, chunk):
-            parts.append(run_chunk(model, xb, min(chunk, num_samples - done), cb, **kwargs))
-        out.append(torch.logsumexp(torch.stack(parts), dim=0) - math.log(num_samples))
+            part = run_chunk(model, xb, min(chunk, num_samples - done), cb, **kwargs)
+            total = part.clone() if total is None else torch.logaddexp(total, part)
+        out.append(total - math.log(num_samples))
     return torch.cat(out)
 
 
