@@ -50,7 +50,11 @@ def train_from_config(config: Config, resume: bool = False) -> FitResult:
     trainer = Trainer(model, train, cfg, test=test, run_dir=run_dir, full_config=config)
     if resume:
         trainer.resume()
-    return trainer.fit()
+    result = trainer.fit()
+    # Not in a ``finally``: after one rank's exception the others may be inside a collective, and a barrier here would
+    # pair with it; torchrun stops them instead.
+    trainer.dist.shutdown()
+    return result
 
 
 def run_config(run_dir: str | Path) -> Config:
