@@ -1,5 +1,5 @@
 """Burda et al. (2015), Thm. 1 on a trained run: L_1 ≤ L_5 ≤ L_50 ≤ log p̂(x) (IS, K = ``--nll-samples``), averaged
-over the first ``--limit`` test datapoints, nats per datapoint.
+over ``--limit`` evenly spaced test datapoints, nats per datapoint.
 
     AEVB_DATA_DIR=shared/data OMP_NUM_THREADS=1 python experiments/iwae_bound_order.py RUN --limit 500
 """
