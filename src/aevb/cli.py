@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aevb.config import Config, ModelConfig, TrainConfig, field_types, load_toml
+from aevb.config import PRECISIONS, Config, ModelConfig, TrainConfig, field_types, load_toml
 from aevb.errors import AevbError, ConfigError
 from aevb.presets import PRESETS
 
@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="evaluate on N evenly spaced datapoints only (0: all)")
     p.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
+        choices=PRECISIONS,
         default="fp32",
         help="bf16 autocast for the networks; log-densities and logsumexp stay fp32",
     )

@@ -20,6 +20,10 @@ from aevb.errors import ConfigError
 CONFIG_VERSION = 1
 
 
+# Numeric precisions of training and evaluation: bf16 = autocast of the networks; densities stay fp32.
+PRECISIONS = ("fp32", "bf16")
+
+
 def _choice(name: str, value: Any, allowed: typing.Iterable[Any]) -> None:
     allowed = list(allowed)
     if value not in allowed:
@@ -170,7 +174,7 @@ class TrainConfig:
         from aevb.training.schedules import SCHEDULES
 
         SCHEDULES.get(self.lr_schedule)
-        _choice("precision", self.precision, ["fp32", "bf16"])
+        _choice("precision", self.precision, PRECISIONS)
         _positive("terms_points", self.terms_points, allow_zero=True)
         for name in ("prior_epochs", "fid_every"):
             _positive(name, getattr(self, name), allow_zero=True)

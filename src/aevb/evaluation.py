@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aevb.config import PRECISIONS
+from aevb.errors import ConfigError
 from aevb.estimators import elbo
 from aevb.runtime import tune_cpu_allocator
 
@@ -169,10 +171,8 @@ def evaluate(
     ``compile`` compiles the importance-sampling chunks (:func:`log_likelihood`; the IS estimator only).
     Runs under a forked RNG seeded with ``seed`` so evaluating never perturbs a training run's random stream.
     """
-    from aevb.errors import ConfigError
-
-    if precision not in ("fp32", "bf16"):
-        raise ConfigError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision = {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
     if compile and nll_estimator != "is":
         raise ConfigError(f"compile applies to the importance-sampling estimator ('is'), not {nll_estimator!r}")
     if not hasattr(model, "terms"):  # e.g. the VQ-VAE: a point-mass posterior, evaluated by its own metrics

@@ -142,23 +142,9 @@ def _plot(results: list[tuple[int, str, RunResult]], path: Path, estimator_name:
                 continue
             probed = [r for r in res.history if "train_marginal" in r]
             xs = [r["samples_seen"] for r in probed]
-            ax.plot(
-                xs,
-                [r["train_marginal"] for r in probed],
-                color=colors[method],
-                marker="o",
-                ms=3,
-                label=f"{labels[method]} (train)",
-            )
-            ax.plot(
-                xs,
-                [r["test_marginal"] for r in probed],
-                color=colors[method],
-                marker="o",
-                ms=3,
-                ls="--",
-                label=f"{labels[method]} (test)",
-            )
+            for split, ls in (("train", "-"), ("test", "--")):
+                ys = [r[f"{split}_marginal"] for r in probed]
+                ax.plot(xs, ys, color=colors[method], marker="o", ms=3, ls=ls, label=f"{labels[method]} ({split})")
         ax.set_xscale("log")
         ax.set_title(f"MNIST, N_train = {n}, Nz = {NZ}", fontsize=10)
         ax.set_xlabel("training samples evaluated")
