@@ -20,6 +20,7 @@ from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
 from aevb.images import save_grid, to_images
 from aevb.io import load_model
+from aevb.likelihoods import Decoder
 from aevb.models import build_model
 from aevb.training.trainer import FitResult, Trainer, labels_to_context, resolve_device
 
@@ -47,6 +48,8 @@ def train_from_config(config: Config, resume: bool = False) -> FitResult:
     test = load_data(cfg, cfg.test_split) if cfg.eval_every else None
     torch.manual_seed(cfg.seed)  # the initialization is part of the seeded run
     model = build_model(config.model, train.event_shape)
+    if config.model.data_bias and not resume:  # on resume the checkpoint holds the weights
+        _init_output_bias_from_data(model, train)
     trainer = Trainer(model, train, cfg, test=test, run_dir=run_dir, full_config=config)
     if resume:
         trainer.resume()
@@ -55,6 +58,13 @@ def train_from_config(config: Config, resume: bool = False) -> FitResult:
     # pair with it; torchrun stops them instead.
     trainer.dist.shutdown()
     return result
+
+
+def _init_output_bias_from_data(model: nn.Module, train: TensorData) -> None:
+    decoder = getattr(model, "decoder", None)
+    if not isinstance(decoder, Decoder):
+        raise ConfigError(f"data_bias: model {type(model).__name__} has no decoder p(x|z) whose bias could be set")
+    decoder.init_output_bias_(train.x.float().mean(0))
 
 
 def run_config(run_dir: str | Path) -> Config:

@@ -49,7 +49,11 @@ class ModelConfig:
     likelihood: str = "bernoulli"
     squash_mean: bool = True  # Gaussian likelihood: mean = sigmoid(·), for data in [0, 1]
     min_variance: float = 1e-4  # Gaussian likelihood: variance floor
-    init_std: float = 0.0  # > 0: draw all parameters from N(0, init_std²) as the paper did (0.01); 0: PyTorch default
+    init_std: float = 0.0  # > 0: draw all parameters from N(0, init_std²) as the paper did (0.01); 0: see ``init``
+    init: str = "pytorch"  # "pytorch" (the layers' defaults) or "glorot" (Burda et al.'s IWAE code); aevb.nets.INITS
+    # Bernoulli MLP decoder: start its output bias at logit(clamp(mean of the training x, 0.001, 0.999)), so the first
+    # steps model the pixel marginals (Burda et al.'s IWAE code); applied when a run starts, not on resume
+    data_bias: bool = False
     # deep-vae: widths of the stochastic layers h¹..h^L (empty: one layer of latent_dim); the networks between
     # consecutive stochastic layers have hidden widths upper_hidden (empty: same as hidden)
     latent_dims: list[int] = field(default_factory=list)
@@ -84,6 +88,19 @@ class ModelConfig:
         _choice("activation", self.activation, sorted(ACTIVATIONS))
         _positive("min_variance", self.min_variance)
         _positive("init_std", self.init_std, allow_zero=True)
+        from aevb.nets import INITS
+
+        _choice("init", self.init, INITS)
+        if self.init_std > 0 and self.init != "pytorch":
+            raise ConfigError(
+                f"init_std = {self.init_std} (N(0, σ²) initialization) and init = {self.init!r} both choose the "
+                "initialization; set init_std = 0 or init = 'pytorch'"
+            )
+        if self.data_bias and (self.likelihood != "bernoulli" or self.arch != "mlp"):
+            raise ConfigError(
+                "data_bias = true sets the logits' bias of a Bernoulli MLP decoder; "
+                f"got likelihood = {self.likelihood!r}, arch = {self.arch!r}"
+            )
         if any(d <= 0 for d in self.latent_dims) or any(h <= 0 for h in self.upper_hidden):
             raise ConfigError(
                 "latent_dims and upper_hidden must hold positive widths, "
@@ -122,6 +139,9 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "constant"  # "iwae": Burda et al.'s 3^i-epoch passes at lr·10^(−i/7) (aevb.training.schedules)
     weight_decay: float = 0.0
+    # Adam/AdamW: (β₁, β₂) and ε, per-datapoint loss scale (the loss is a mean over the minibatch)
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
     param_prior: bool = False  # add −log N(θ; 0, I)/N_train to the per-datapoint loss (the paper's parameter prior)
     seed: int = 0
     eval_every: int = 1  # epochs between evaluations on the test split (0: never)
@@ -171,6 +191,14 @@ class TrainConfig:
                 f"(got objective = {self.objective!r}, samples = {self.samples}); leave them at 'elbo' and 1"
             )
         OPTIMIZERS.get(self.optimizer)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1) (Adam's β₁, β₂), got {self.betas!r}")
+        _positive("eps", self.eps)
+        if self.optimizer not in ("adam", "adamw") and (self.betas != [0.9, 0.999] or self.eps != 1e-8):
+            raise ConfigError(
+                f"betas and eps are Adam's settings; optimizer = {self.optimizer!r} has none (use adam or adamw, or "
+                "leave them at [0.9, 0.999] and 1e-8)"
+            )
         from aevb.training.schedules import SCHEDULES
 
         SCHEDULES.get(self.lr_schedule)

@@ -63,6 +63,12 @@ class BernoulliLikelihood(nn.Module):
     def from_config(cls, config: ModelConfig, event_shape: Sequence[int]) -> BernoulliLikelihood:
         return cls(event_shape)
 
+    @staticmethod
+    def raw_for_mean(mean: torch.Tensor) -> torch.Tensor:
+        """The network output whose distribution has this mean: logit(p), with p clamped to [0.001, 0.999] so that
+        pixels that are always 0 or 1 in the data get a finite start."""
+        return torch.logit(mean.clamp(1e-3, 1 - 1e-3)).flatten()
+
     def forward(self, raw: torch.Tensor) -> Distribution:
         logits = _split(raw, 1, self.event_shape).squeeze(-len(self.event_shape) - 1)
         return Independent(BernoulliLogits(logits=logits, validate_args=False), len(self.event_shape))
@@ -110,3 +116,22 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         return self.family(self.net(z, context))
+
+    @torch.no_grad()
+    def init_output_bias_(self, data_mean: torch.Tensor) -> None:
+        """Set the bias of the network's last linear layer so that, before training, p_θ(x|z) has the data's mean
+        (``family.raw_for_mean``): Burda et al.'s IWAE code starts the Bernoulli decoder at the pixel marginals."""
+        raw_for_mean = getattr(self.family, "raw_for_mean", None)
+        linears = [m for m in self.net.modules() if isinstance(m, nn.Linear)]
+        if raw_for_mean is None or not linears:
+            raise ConfigError(
+                f"data_bias needs a Bernoulli likelihood and an MLP decoder; got {type(self.family).__name__} "
+                f"with {type(self.net).__name__}"
+            )
+        bias = raw_for_mean(data_mean)
+        last = linears[-1]
+        if last.bias is None or last.bias.shape != bias.shape:
+            raise ConfigError(
+                f"data_bias: the decoder's last layer has {last.out_features} outputs, the data {bias.numel()} values"
+            )
+        last.bias.copy_(bias)

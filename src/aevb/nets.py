@@ -44,6 +44,32 @@ def init_normal_(module: nn.Module, std: float) -> None:
         p.normal_(0.0, std)
 
 
+@torch.no_grad()
+def init_glorot_(module: nn.Module) -> None:
+    """Glorot & Bengio (2010): every linear and convolution weight ~ U(±√(6 / (fan_in + fan_out))), biases 0 — the
+    tanh initialization of Burda et al.'s IWAE code."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                m.bias.zero_()
+
+
+INITS = ("pytorch", "glorot")  # ModelConfig.init; init_std > 0 is the paper's N(0, σ²) instead
+
+
+def initialize_(model: nn.Module, init: str, init_std: float = 0.0) -> nn.Module:
+    """Apply a model config's initialization to a freshly built ``model``: N(0, init_std²) when ``init_std`` > 0,
+    Glorot for ``init = "glorot"``, else PyTorch's layer defaults (left as built)."""
+    if init_std > 0:
+        init_normal_(model, init_std)
+    elif init == "glorot":
+        init_glorot_(model)
+    elif init != "pytorch":
+        raise ConfigError(f"init = {init!r} is not allowed; choose one of: {', '.join(INITS)}")
+    return model
+
+
 class MLPNet(nn.Module):
     """Flattens the trailing ``in_shape`` dims of its input (and appends an optional context vector), then an MLP.
 

@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 from aevb.config import ModelConfig
 from aevb.errors import ConfigError, DataError
 from aevb.models.vae import VAE, build_vae_parts
-from aevb.nets import init_normal_
+from aevb.nets import initialize_
 from aevb.priors import ConditionalGaussianPrior, StandardNormalPrior
 from aevb.registry import MODELS, Registry
 
@@ -73,6 +73,4 @@ def build_cvae(config: ModelConfig, event_shape: Sequence[int]) -> CVAE:
     encoder, decoder = build_vae_parts(config, event_shape, context_dim=config.num_classes)
     prior = CONDITIONAL_PRIORS.get(config.conditional_prior)(config)
     model = CVAE(encoder, decoder, prior, event_shape, config, num_classes=config.num_classes)
-    if config.init_std > 0:
-        init_normal_(model, config.init_std)
-    return model
+    return initialize_(model, config.init, config.init_std)

@@ -27,7 +27,7 @@ from aevb.config import ModelConfig
 from aevb.estimators import Terms
 from aevb.likelihoods import Decoder
 from aevb.models.vae import build_vae_parts
-from aevb.nets import MLPNet, init_normal_
+from aevb.nets import MLPNet, initialize_
 from aevb.posteriors import DiagonalGaussian, Encoder
 from aevb.priors import StandardNormalPrior
 from aevb.registry import MODELS
@@ -140,6 +140,4 @@ def build_deep_vae(config: ModelConfig, event_shape: Sequence[int]) -> DeepVAE:
         conditional_gaussian(b, a, list(reversed(upper)), act) for a, b in zip(dims[:-1], dims[1:], strict=True)
     ]
     model = DeepVAE(encoders, decoder, conditionals, StandardNormalPrior(dims[-1]), event_shape, config)
-    if config.init_std > 0:
-        init_normal_(model, config.init_std)
-    return model
+    return initialize_(model, config.init, config.init_std)

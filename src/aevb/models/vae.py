@@ -18,7 +18,7 @@ from aevb.config import ModelConfig
 from aevb.estimators import Terms, elbo
 from aevb.likelihoods import Decoder
 from aevb.models.archs import ARCHS
-from aevb.nets import init_normal_
+from aevb.nets import initialize_
 from aevb.posteriors import Encoder
 from aevb.priors import StandardNormalPrior
 from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS
@@ -130,6 +130,4 @@ def build_vae_parts(config: ModelConfig, event_shape: Sequence[int], context_dim
 def build_vae(config: ModelConfig, event_shape: Sequence[int]) -> VAE:
     encoder, decoder = build_vae_parts(config, event_shape)
     model = VAE(encoder, decoder, StandardNormalPrior(config.latent_dim), event_shape, config)
-    if config.init_std > 0:
-        init_normal_(model, config.init_std)
-    return model
+    return initialize_(model, config.init, config.init_std)

@@ -100,7 +100,9 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.full_config = full_config
         self.objective = OBJECTIVES.get(config.objective)(config)
-        self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
+        self.optimizer = make_optimizer(
+            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.betas, config.eps
+        )
         self.dist.attach(self.model, self.optimizer)
         if config.compile:  # forward and backward as compiled graphs; the optimizer step stays a foreach/fused kernel
             self._sgvb_loss = torch.compile(self._sgvb_loss, dynamic=False)
