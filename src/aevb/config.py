@@ -20,6 +20,10 @@ from aevb.errors import ConfigError
 CONFIG_VERSION = 1
 
 
+# Adam's own defaults, which TrainConfig.betas and .eps keep unless set (other optimizers must leave them so).
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
 # Numeric precisions of training and evaluation: bf16 = autocast of the networks; densities stay fp32.
 PRECISIONS = ("fp32", "bf16")
 
@@ -140,8 +144,8 @@ class TrainConfig:
     lr_schedule: str = "constant"  # "iwae": Burda et al.'s 3^i-epoch passes at lr·10^(−i/7) (aevb.training.schedules)
     weight_decay: float = 0.0
     # Adam/AdamW: (β₁, β₂) and ε, per-datapoint loss scale (the loss is a mean over the minibatch)
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
+    betas: list[float] = field(default_factory=lambda: list(ADAM_BETAS))
+    eps: float = ADAM_EPS
     param_prior: bool = False  # add −log N(θ; 0, I)/N_train to the per-datapoint loss (the paper's parameter prior)
     seed: int = 0
     eval_every: int = 1  # epochs between evaluations on the test split (0: never)
@@ -194,10 +198,10 @@ class TrainConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1) (Adam's β₁, β₂), got {self.betas!r}")
         _positive("eps", self.eps)
-        if self.optimizer not in ("adam", "adamw") and (self.betas != [0.9, 0.999] or self.eps != 1e-8):
+        if self.optimizer not in ("adam", "adamw") and (tuple(self.betas) != ADAM_BETAS or self.eps != ADAM_EPS):
             raise ConfigError(
                 f"betas and eps are Adam's settings; optimizer = {self.optimizer!r} has none (use adam or adamw, or "
-                "leave them at [0.9, 0.999] and 1e-8)"
+                f"leave them at {list(ADAM_BETAS)} and {ADAM_EPS})"
             )
         from aevb.training.schedules import SCHEDULES
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -55,18 +55,18 @@ def init_glorot_(module: nn.Module) -> None:
                 m.bias.zero_()
 
 
-INITS = ("pytorch", "glorot")  # ModelConfig.init; init_std > 0 is the paper's N(0, σ²) instead
+# ModelConfig.init: name → initializer applied to a freshly built model ("pytorch": the layers' own defaults).
+# init_std > 0 (the paper's N(0, σ²)) takes precedence; the config rejects it combined with another init.
+INITS: dict[str, Callable[[nn.Module], None]] = {"pytorch": lambda module: None, "glorot": init_glorot_}
 
 
 def initialize_(model: nn.Module, init: str, init_std: float = 0.0) -> nn.Module:
     """Apply a model config's initialization to a freshly built ``model``: N(0, init_std²) when ``init_std`` > 0,
-    Glorot for ``init = "glorot"``, else PyTorch's layer defaults (left as built)."""
+    else ``INITS[init]``."""
     if init_std > 0:
         init_normal_(model, init_std)
-    elif init == "glorot":
-        init_glorot_(model)
-    elif init != "pytorch":
-        raise ConfigError(f"init = {init!r} is not allowed; choose one of: {', '.join(INITS)}")
+    else:
+        INITS[init](model)
     return model
 
 

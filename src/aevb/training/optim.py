@@ -20,8 +20,9 @@ def make_optimizer(
     params: Iterable[torch.nn.Parameter],
     lr: float,
     weight_decay: float,
-    betas: Sequence[float] = (0.9, 0.999),
-    eps: float = 1e-8,
+    *,
+    betas: Sequence[float],
+    eps: float,
 ):
     """Optimizer ``name`` over ``params``; ``betas`` and ``eps`` reach Adam and AdamW only (the config checks that
     they are left at their defaults for the others)."""

@@ -101,7 +101,7 @@ class Trainer:
         self.full_config = full_config
         self.objective = OBJECTIVES.get(config.objective)(config)
         self.optimizer = make_optimizer(
-            config.optimizer, model.parameters(), config.lr, config.weight_decay, config.betas, config.eps
+            config.optimizer, model.parameters(), config.lr, config.weight_decay, betas=config.betas, eps=config.eps
         )
         self.dist.attach(self.model, self.optimizer)
         if config.compile:  # forward and backward as compiled graphs; the optimizer step stays a foreach/fused kernel
