@@ -37,6 +37,7 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the layers of ARCHITECTURE.md (contracts in pyproject.toml)
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format .

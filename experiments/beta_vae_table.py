@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aevb.api import evaluate_run, train_from_config
 from aevb.config import Config, ModelConfig, TrainConfig
-from aevb.plots.traversal import traverse_run
+from aevb.runs import evaluate_run, train_from_config, traverse_run
 
 
 def main() -> None:

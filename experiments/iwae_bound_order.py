@@ -10,10 +10,9 @@ import argparse
 
 import torch
 
-from aevb.api import _run_model_and_data
 from aevb.estimators import iwae_bound
 from aevb.evaluation import log_likelihood
-from aevb.training.trainer import labels_to_context
+from aevb.runs import Run
 
 
 def main() -> None:
@@ -24,19 +23,20 @@ def main() -> None:
     parser.add_argument("--nll-samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    model, data = _run_model_and_data(args.run, "test", args.limit)
-    context = labels_to_context(model, data.y)
+    run = Run(args.run)
+    model = run.model
+    x, context, _ = run.points("test", args.limit)
     torch.manual_seed(args.seed)
     with torch.no_grad():
         for k in args.ks:
             values = torch.cat(
                 [
-                    iwae_bound(model.terms(data.x[i : i + 100], k, None if context is None else context[i : i + 100]))
-                    for i in range(0, len(data), 100)
+                    iwae_bound(model.terms(x[i : i + 100], k, None if context is None else context[i : i + 100]))
+                    for i in range(0, x.shape[0], 100)
                 ]
             )
             print(f"L_{k:<5d} {float(values.mean()):9.3f} ± {float(values.std() / len(values) ** 0.5):.3f}")
-        ll = log_likelihood(model, data.x, args.nll_samples, context)
+        ll = log_likelihood(model, x, args.nll_samples, context)
     print(f"log p̂(x) {float(ll.mean()):9.3f} ± {float(ll.std() / len(ll) ** 0.5):.3f}  (IS, K = {args.nll_samples})")
 
 

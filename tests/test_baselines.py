@@ -9,9 +9,11 @@ import torch
 
 from aevb import ConfigError, ModelConfig, TrainConfig, build_model
 from aevb.cli import main
+from aevb.config import Config
 from aevb.evaluation import log_likelihood
 from aevb.inference.marginal import hmc_log_likelihood
 from aevb.training.checkpoint import load_checkpoint
+from aevb.training.components import check_names
 from aevb.training.methods import METHODS
 from aevb.training.trainer import Trainer
 from tests.conftest import toy_binary
@@ -79,7 +81,7 @@ def test_resume_mid_epoch_is_exact(method, tmp_path):
     def stop_after_13(xb, cb):
         out = step(xb, cb)
         if part.step + 1 == 13:
-            part._stop_requested = True
+            part.stop_requested = True
         return out
 
     part.train_step = stop_after_13
@@ -98,7 +100,7 @@ def test_resume_mid_epoch_is_exact(method, tmp_path):
 
 def test_method_config_errors():
     with pytest.raises(ConfigError, match="aevb, mcem, wake-sleep"):
-        TrainConfig(method="em").validate()
+        check_names(Config(train=TrainConfig(method="em")))
     with pytest.raises(ConfigError, match="objective"):
         TrainConfig(method="mcem", objective="iwae").validate()
 

@@ -47,8 +47,12 @@ def test_train_evaluate_sample_reconstruct_encode(toy_npy, tmp_path, capsys):
     assert main(["evaluate", str(run), "--nll-samples", "50", "--limit", "10", "--precision", "bf16", "--json"]) == 0
     bf16 = json.loads(capsys.readouterr().out)
     assert bf16["n"] == 10 and abs(bf16["nll"] - out["nll"]) < 5
-    assert main(["evaluate", str(run), "--estimator", "hmc", "--compile"]) == 2
+    assert main(["evaluate", str(run), "--nll-estimator", "hmc", "--compile"]) == 2
     assert "compile applies to the importance-sampling estimator" in capsys.readouterr().err
+    # --estimator, the old name of --nll-estimator, still works and says so
+    with pytest.warns(FutureWarning, match="use --nll-estimator"):
+        assert main(["evaluate", str(run), "--estimator", "is", "--nll-samples", "5", "--limit", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["nll_estimator"] == "is"
 
     assert main(["sample", str(run), "-n", "16", "--out", str(tmp_path / "s.png")]) == 0
     assert Image.open(tmp_path / "s.png").size[0] > 6 * 4

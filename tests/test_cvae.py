@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from aevb import ConfigError, DataError, ModelConfig, TrainConfig, build_model, load_dataset, load_model, save_model
-from aevb.api import sample_run
 from aevb.cli import main
 from aevb.estimators import elbo
 from aevb.models import CVAE
+from aevb.runs import sample_run
 from aevb.training.trainer import Trainer
 from tests.conftest import toy_binary
 from tests.sum_to_one import total_probability

@@ -50,15 +50,18 @@ class LinearGaussian(nn.Module):
 
 
 class _NoReuse(nn.Module):
-    """Hides the ``posterior`` argument, forcing the evaluator's encode-per-chunk path."""
+    """Ignores the ``posterior`` the evaluator passes, so every chunk encodes its datapoints again."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
-        self.event_shape = model.event_shape
-        self.decoder = model.decoder
+        self.event_shape, self.decoder, self.config = model.event_shape, model.decoder, model.config
+        self.sample, self.reconstruct = model.sample, model.reconstruct
 
-    def terms(self, x, num_samples=1, context=None):
+    def encode(self, x, context=None):
+        return self.model.encode(x, context)
+
+    def terms(self, x, num_samples=1, context=None, posterior=None):
         return self.model.terms(x, num_samples, context)
 
 

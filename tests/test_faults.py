@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import load_file
 
 from aevb import cli
-from aevb.api import train_from_config
 from aevb.config import Config, ModelConfig, TrainConfig
+from aevb.runs import train_from_config
 from aevb.training.checkpoint import load_checkpoint
 
 from .conftest import toy_binary

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from aevb import CheckpointError, ConfigError, ModelConfig, TensorData, TrainConfig, build_model
+from aevb.config import Config
 from aevb.metrics import FEATURES, fid_from_features, frechet_distance
 from aevb.metrics.classifier import classifier_for, load_classifier
 from aevb.metrics.inception import FIDInceptionV3, load_fid_weights
+from aevb.training.components import check_names
 from aevb.training.trainer import Trainer
 from tests.conftest import toy_binary
 
@@ -131,7 +133,7 @@ def test_fid_every_logs_named_fid(toy_classifier):
     history = Trainer(model, data, cfg, test=_toy(200, 1)).fit().history
     assert "fid_aevb_classifier_toy" not in history[0] and np.isfinite(history[1]["fid_aevb_classifier_toy"])
     with pytest.raises(ConfigError, match="FID feature extractor"):
-        TrainConfig(fid_features="nope").validate()
+        check_names(Config(train=TrainConfig(fid_features="nope")))
 
 
 def test_cli_fid_of_a_run_and_classifier_command(tmp_path, capsys):

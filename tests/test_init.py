@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from aevb import ConfigError, ModelConfig, TrainConfig, build_model, load_model
-from aevb.api import load_data, train_from_config
 from aevb.config import Config
 from aevb.presets import preset
+from aevb.runs import load_data, train_from_config
+from aevb.training.components import check_names
 from aevb.training.trainer import Trainer
 from tests.conftest import toy_binary
 
@@ -43,7 +44,7 @@ def test_pytorch_default_init_is_not_glorot():
 
 def test_init_choices_are_checked():
     with pytest.raises(ConfigError, match="init = 'xavier' is not allowed; choose one of: pytorch, glorot"):
-        ModelConfig(init="xavier").validate()
+        check_names(Config(ModelConfig(init="xavier")))
     with pytest.raises(ConfigError, match="both choose the initialization"):
         ModelConfig(init="glorot", init_std=0.01).validate()
     with pytest.raises(ConfigError, match="Bernoulli MLP decoder"):

@@ -165,9 +165,9 @@ def test_cli_evaluate_with_hmc_estimator_prints_json(tmp_path, capsys):
     argv = ["train", "--dataset", str(path), "--hidden", "16", "--latent-dim", "2", "--epochs", "1"]
     assert main([*argv, "--progress", "false", "--picture-epochs", "", "--out", str(run)]) == 0
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--estimator", "hmc", "--nll-samples", "10", "--limit", "8", "--json"]) == 0
+    assert main(["evaluate", str(run), "--nll-estimator", "hmc", "--nll-samples", "10", "--limit", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["nll_estimator"] == "hmc" and out["n"] == 8 and out["nll"] > 0
     assert out["active_units"] is not None and len(out["kl_per_dim"]) == 2
-    assert main(["evaluate", str(run), "--estimator", "bogus"]) == 2
+    assert main(["evaluate", str(run), "--nll-estimator", "bogus"]) == 2
     assert "bogus" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from aevb.cli import main
-from aevb.experiments.fig3 import probe_epochs
+from aevb.reproduce.fig3 import probe_epochs
 from tests.conftest import toy_binary
 
 
@@ -56,7 +56,7 @@ def test_fig2(data, tmp_path):
 def test_fig3(data, tmp_path):
     out = tmp_path / "fig3"
     argv = ["reproduce", "fig3", "--out", str(out), "--budget", "400", "--eval-points", "8", "--probes", "2"]
-    assert main([*argv, "--estimator", "is", "--train-limit", "100", *data]) == 0
+    assert main([*argv, "--nll-estimator", "is", "--train-limit", "100", *data]) == 0
     assert _not_blank(out / "fig3.png")
     rows = _rows(out / "fig3.csv")
     # N_train is min(1000, 100) = 100 and min(50000, 100) = 100: one setting, run once; 4 epochs, probed at 1 and 4.

@@ -61,7 +61,7 @@ def test_resume_mid_epoch_reaches_the_same_weights(tmp_path):
     def stop_after_13(xb, cb):  # interrupt (as Ctrl-C does) in the middle of the second epoch
         out = step(xb, cb)
         if part.step + 1 == 13:
-            part._stop_requested = True
+            part.stop_requested = True
         return out
 
     part.train_step = stop_after_13
@@ -187,7 +187,7 @@ def test_compiled_loss_is_one_graph(config):
     torch.manual_seed(0)
     estimator = "A" if config.model == "deep-vae" else "B"  # the deep VAE has no closed-form KL
     trainer = Trainer(build_model(config, data.event_shape), data, _cfg(batch_size=16, estimator=estimator))
-    explanation = torch._dynamo.explain(trainer._sgvb_loss)(data.x[:16], None)
+    explanation = torch._dynamo.explain(trainer.method._loss)(data.x[:16], None)
     assert explanation.graph_break_count == 0, [b.reason for b in explanation.break_reasons]
     assert explanation.graph_count == 1
 

@@ -7,10 +7,7 @@
 >>> model.elbo(data.x[:100]).mean()                                    # nats per datapoint
 """
 
-__version__ = "0.1.0"
-
 from aevb import likelihoods, posteriors  # noqa: E402,F401  (registers the families)
-from aevb.api import evaluate_run, load, train_from_config  # noqa: E402
 from aevb.config import Config, ModelConfig, TrainConfig, load_config  # noqa: E402
 from aevb.data import TensorData, list_datasets, load_dataset  # noqa: E402
 from aevb.errors import AevbError, CheckpointError, ConfigError, DataError, TrainingError  # noqa: E402
@@ -19,7 +16,9 @@ from aevb.evaluation import evaluate, log_likelihood  # noqa: E402
 from aevb.io import load_model, save_model  # noqa: E402
 from aevb.models import VAE, build_model  # noqa: E402
 from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS  # noqa: E402
+from aevb.runs import evaluate_run, load, train_from_config  # noqa: E402
 from aevb.training.trainer import Trainer, fit  # noqa: E402
+from aevb.version import __version__  # noqa: E402,F401
 
 __all__ = [
     "LIKELIHOODS",

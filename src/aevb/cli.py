@@ -7,12 +7,31 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from aevb.config import PRECISIONS, Config, ModelConfig, TrainConfig, field_types, load_toml
+from aevb.data import list_datasets
 from aevb.errors import AevbError, ConfigError
-from aevb.presets import PRESETS
+from aevb.inference.marginal import NLL_ESTIMATORS
+from aevb.presets import PRESETS, preset
+from aevb.reproduce import run_experiment
+from aevb.runs import (
+    encode_run,
+    evaluate_run,
+    fid_run,
+    plot_run,
+    reconstruct_run,
+    run_demo,
+    sample_run,
+    train_fid_classifier,
+    train_from_config,
+    traverse_run,
+    write_report,
+)
+from aevb.training.distributed import env_world
+from aevb.version import __version__
 
 SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 
@@ -61,13 +80,11 @@ def _config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = No
         if "." in key:
             section, name = key.split(".", 1)
             data[section][name] = value
-    return Config.from_dict(data).validate()
+    return Config.from_dict(data)
 
 
 # --- commands ------------------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
-    from aevb.api import train_from_config
-
     base = None
     if args.resume:
         out = getattr(args, "train.out", None)
@@ -75,18 +92,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("--resume needs --out RUN (the run directory to continue)")
         base = load_toml(Path(out) / "config.toml")
     elif args.preset:
-        from aevb.presets import preset
-
         base = preset(args.preset)  # --config and flags override it
     config = _config_from_args(args, base)
     result = train_from_config(config, resume=args.resume)
     code = 130 if result.interrupted else 0
-    from aevb.training.distributed import env_world
-
     if env_world()[1] > 1:
-        # Under torchrun every file is written and the process group is gone by now, yet about 1 in 8 two-rank runs
-        # here still aborted in C++ static destructors at interpreter exit ("terminate called without an active
-        # exception"), which torchrun reports as a failed run. Leave without running them.
+        # Under torchrun every file is written and the process group is gone by now, but C++ static destructors at
+        # interpreter exit can still abort ("terminate called without an active exception"; benchmarks/README.md has
+        # how often), which torchrun reports as a failed run. Leave without running them.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -94,8 +107,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from aevb.api import evaluate_run
-
     ev = evaluate_run(
         args.run,
         split=args.split,
@@ -104,7 +115,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         limit=args.limit,
-        estimator=args.estimator,
+        estimator=_nll_estimator(args),
         precision=args.precision,
         compile=args.compile,
     )
@@ -129,17 +140,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
-    from aevb.api import sample_run
+def _nll_estimator(args: argparse.Namespace, default: str = "is") -> str:
+    """``--nll-estimator``; ``--estimator`` is its old name, which still works and warns."""
+    if args.estimator is not None:
+        warnings.warn(
+            f"aevb {args.command} --estimator is deprecated (train's --estimator means SGVB A/B); use --nll-estimator",
+            FutureWarning,
+            stacklevel=2,
+        )
+        if args.nll_estimator is not None and args.nll_estimator != args.estimator:
+            raise ConfigError(
+                f"--nll-estimator {args.nll_estimator} and its deprecated alias --estimator {args.estimator} disagree"
+            )
+        return args.estimator
+    return args.nll_estimator or default
 
+
+def cmd_sample(args: argparse.Namespace) -> int:
     path = sample_run(args.run, n=args.n, out=args.out, seed=args.seed, label=args.label)
     print(f"wrote {path}")
     return 0
 
 
 def cmd_traverse(args: argparse.Namespace) -> int:
-    from aevb.plots.traversal import traverse_run
-
     path = traverse_run(
         args.run, index=args.index, split=args.split, out=args.out, span=args.span, steps=args.steps, dims=args.dims
     )
@@ -148,24 +171,18 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from aevb.api import reconstruct_run
-
     path = reconstruct_run(args.run, split=args.split, n=args.n, out=args.out, seed=args.seed)
     print(f"wrote {path} (top rows: data, bottom rows: reconstructions)")
     return 0
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from aevb.api import encode_run
-
     path = encode_run(args.run, split=args.split, out=args.out, limit=args.limit)
     print(f"wrote {path}")
     return 0
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from aevb.data import list_datasets
-
     rows = list_datasets(args.data_dir or None)
     if args.json:
         print(json.dumps([r._asdict() for r in rows]))
@@ -178,8 +195,6 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from aevb.plots.run import plot_run
-
     kinds = [k for k in args.kind.replace(",", " ").split() if k]
     paths = plot_run(
         args.run, kinds, args.out, split=args.split, limit=args.limit, projection=args.projection, seed=args.seed
@@ -190,24 +205,19 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from aevb.report import write_report
-
     print(f"wrote {write_report(args.run, args.out, nll_samples=args.nll_samples)}")
     return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from aevb.experiments import run_experiment
-
-    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "name")}
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "name", "nll_estimator")}
+    options["estimator"] = _nll_estimator(args, default="hmc")
     summary = run_experiment(args.name, **options)
     print(f"wrote {summary}")
     return 0
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from aevb.metrics.run import fid_run
-
     out = fid_run(args.run, args.features, args.fid_weights, n=args.n, split=args.split, seed=args.seed)
     if args.json:
         print(json.dumps(out))
@@ -218,23 +228,17 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
 
 def cmd_fid_classifier(args: argparse.Namespace) -> int:
-    from aevb.metrics.run import train_fid_classifier
-
     out = train_fid_classifier(args.dataset, args.out, args.data_dir, epochs=args.epochs, seed=args.seed)
     print(json.dumps(out))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from aevb.api import run_demo
-
     run_demo(args.out, epochs=args.epochs, progress=not args.quiet)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from aevb import __version__
-
     parser = _Parser(prog="aevb", description="Auto-Encoding Variational Bayes and the VAE family.")
     parser.add_argument("--version", action="version", version=f"aevb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -247,8 +251,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
-    from aevb.inference.marginal import NLL_ESTIMATORS
-
     p = sub.add_parser("evaluate", help="test ELBO and importance-sampled log-likelihood of a run")
     p.add_argument("run")
     p.add_argument("--split", default="test")
@@ -256,10 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--nll-samples", type=int, default=1000, help="importance samples K, or HMC posterior samples L (0: ELBO only)"
     )
     p.add_argument(
-        "--estimator",
+        "--nll-estimator",
         choices=NLL_ESTIMATORS.names(),
-        default="is",
-        help="log p(x) by importance sampling with the encoder (is) or Kingma & Welling App. D (hmc; small latents)",
+        default=None,
+        help="log p(x) by importance sampling with the encoder (is, default) or Kingma & Welling App. D (hmc; small "
+        "latents)",
+    )
+    p.add_argument(
+        "--estimator", choices=NLL_ESTIMATORS.names(), default=None, help="deprecated alias of --nll-estimator"
     )
     p.add_argument("--elbo-samples", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=100)
@@ -350,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frey", default="frey-faces", help="dataset used for the Frey Face panels")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training points (0: all)")
     p.add_argument("--test-limit", type=int, default=0, help="use only the first N test points (0: all)")
-    p.add_argument("--estimator", default="hmc", help="fig3: marginal-likelihood estimator, hmc (the paper's) or is")
+    p.add_argument(
+        "--nll-estimator", default=None, help="fig3: marginal-likelihood estimator, hmc (the paper's, default) or is"
+    )
+    p.add_argument("--estimator", default=None, help="deprecated alias of --nll-estimator")
     p.add_argument("--eval-points", type=int, default=1000, help="fig3: train and test points log p(x) is estimated on")
     p.add_argument("--probes", type=int, default=5, help="fig3: how many times during training log p(x) is estimated")
     p.add_argument("--device", default="auto")

@@ -2,7 +2,12 @@
 
 ``[model]`` says what is built, ``[train]`` how it is fitted. Field names are the TOML keys; the CLI flag of a
 field is ``--`` + its name with ``_`` → ``-`` (``latent_dim`` ↔ ``--latent-dim``). Unknown keys are errors that
-list the valid ones; values are coerced to the field's type and range-checked in ``validate``.
+list the valid ones; values are coerced to the field's type (:func:`section_from_dict`) and range-checked once,
+when a section is made (``__post_init__`` → ``validate``).
+
+This module is a leaf: it imports nothing of aevb but its errors. Names that a registry resolves (``model``,
+``likelihood``, ``objective``, ``method``, …) are checked by that registry where the part is built, and all at once,
+before any data are read, by :func:`aevb.training.components.check_names`.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ from aevb.errors import ConfigError
 
 CONFIG_VERSION = 1
 
+# Numeric precisions of training and evaluation: bf16 = autocast of the networks; densities stay fp32.
+PRECISIONS = ("fp32", "bf16")
+
 
 # Adam's own defaults, which TrainConfig.betas and .eps keep unless set (other optimizers must leave them so).
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
-
-# Numeric precisions of training and evaluation: bf16 = autocast of the networks; densities stay fp32.
-PRECISIONS = ("fp32", "bf16")
 
 
 def _choice(name: str, value: Any, allowed: typing.Iterable[Any]) -> None:
@@ -76,25 +81,17 @@ class ModelConfig:
     prior_channels: int = 64
     prior_layers: int = 8
 
-    def validate(self) -> None:
-        from aevb.models import ARCHS
-        from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS
+    def __post_init__(self) -> None:
+        self.validate()
 
-        MODELS.get(self.model)
-        LIKELIHOODS.get(self.likelihood)
-        POSTERIORS.get(self.posterior)
-        ARCHS.get(self.arch)
+    def validate(self) -> ModelConfig:
+        """Range and consistency checks of the values. Registry names (model, arch, posterior, likelihood,
+        activation, init) are checked where the parts are built, by the registries that know them."""
         _positive("latent_dim", self.latent_dim)
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ConfigError(f"hidden must be a non-empty list of positive widths, got {self.hidden!r}")
-        from aevb.nets import ACTIVATIONS
-
-        _choice("activation", self.activation, sorted(ACTIVATIONS))
         _positive("min_variance", self.min_variance)
         _positive("init_std", self.init_std, allow_zero=True)
-        from aevb.nets import INITS
-
-        _choice("init", self.init, INITS)
         if self.init_std > 0 and self.init != "pytorch":
             raise ConfigError(
                 f"init_std = {self.init_std} (N(0, σ²) initialization) and init = {self.init!r} both choose the "
@@ -112,13 +109,13 @@ class ModelConfig:
             )
         if self.num_classes < 2:
             raise ConfigError(f"num_classes must be >= 2, got {self.num_classes}")
-        _choice("conditional_prior", self.conditional_prior, ["standard", "learned"])
         for name in ("codebook_size", "code_dim", "prior_channels", "prior_layers"):
             _positive(name, getattr(self, name))
         _positive("commitment", self.commitment, allow_zero=True)
         _positive("dead_code", self.dead_code, allow_zero=True)
         if not 0 < self.ema_decay < 1:
             raise ConfigError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
+        return self
 
 
 @dataclass
@@ -170,10 +167,12 @@ class TrainConfig:
     fid_weights: str = ""
     fid_samples: int = 1000
 
-    def validate(self) -> None:
-        from aevb.training.objectives import OBJECTIVES
-        from aevb.training.optim import OPTIMIZERS
+    def __post_init__(self) -> None:
+        self.validate()
 
+    def validate(self) -> TrainConfig:
+        """Range and consistency checks of the values. Registry names (method, objective, optimizer, lr_schedule,
+        fid_features) are checked where those parts are built, by the registries that know them."""
         for name in ("epochs", "batch_size", "samples", "eval_samples", "lr"):
             _positive(name, getattr(self, name))
         _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
@@ -185,16 +184,11 @@ class TrainConfig:
         for name in ("eval_every", "checkpoint_every", "weight_decay", "beta", "warmup_steps", "free_bits"):
             _positive(name, getattr(self, name), allow_zero=True)
         _choice("estimator", self.estimator, ["A", "B"])
-        OBJECTIVES.get(self.objective)
-        from aevb.training.methods import METHODS
-
-        METHODS.get(self.method)
         if self.method != "aevb" and (self.objective != "elbo" or self.samples != 1):
             raise ConfigError(
                 f"method = {self.method!r} trains by its own rule: objective and samples apply to method 'aevb' only "
                 f"(got objective = {self.objective!r}, samples = {self.samples}); leave them at 'elbo' and 1"
             )
-        OPTIMIZERS.get(self.optimizer)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1) (Adam's β₁, β₂), got {self.betas!r}")
         _positive("eps", self.eps)
@@ -203,21 +197,16 @@ class TrainConfig:
                 f"betas and eps are Adam's settings; optimizer = {self.optimizer!r} has none (use adam or adamw, or "
                 f"leave them at {list(ADAM_BETAS)} and {ADAM_EPS})"
             )
-        from aevb.training.schedules import SCHEDULES
-
-        SCHEDULES.get(self.lr_schedule)
         _choice("precision", self.precision, PRECISIONS)
         _positive("terms_points", self.terms_points, allow_zero=True)
         for name in ("prior_epochs", "fid_every"):
             _positive(name, getattr(self, name), allow_zero=True)
         _positive("fid_samples", self.fid_samples)
-        from aevb.metrics.fid import FEATURES
-
-        FEATURES.get(self.fid_features)
         if any(e <= 0 for e in self.picture_epochs):
             raise ConfigError(f"picture_epochs must hold positive epoch numbers, got {self.picture_epochs!r}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ConfigError(f"device = {self.device!r} is not allowed; choose auto, cpu, cuda or cuda:N")
+        return self
 
 
 @dataclass
@@ -228,13 +217,15 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     version: int = CONFIG_VERSION
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> Config:
+        """Checks across the sections (each section checked its own values when it was made)."""
         if self.version > CONFIG_VERSION:
             raise ConfigError(
                 f"config version {self.version} is newer than this aevb understands ({CONFIG_VERSION}); upgrade aevb"
             )
-        self.model.validate()
-        self.train.validate()
         if (self.model.model == "vqvae") != (self.train.objective == "vqvae"):
             # The VQ-VAE has no ELBO terms (its posterior is a point mass), and its loss fits no other model.
             raise ConfigError(
@@ -279,7 +270,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path) -> Config:
-    return Config.from_dict(load_toml(path)).validate()
+    return Config.from_dict(load_toml(path))
 
 
 def field_types(cls: type) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from safetensors.torch import load_model as _load_weights
 from safetensors.torch import save_model as _save_weights
 from torch import nn
 
-from aevb import __version__
 from aevb.atomic import write_atomic, write_text_atomic
 from aevb.config import ModelConfig, section_from_dict
 from aevb.errors import CheckpointError, ConfigError
+from aevb.models import build_model
+from aevb.models.protocols import GenerativeModel
+from aevb.version import __version__
 
 MODEL_FORMAT = "aevb-model"
 MODEL_FORMAT_VERSION = 1
@@ -23,7 +25,7 @@ WEIGHTS = "model.safetensors"
 META = "model.json"
 
 
-def save_model(model: nn.Module, directory: str | Path) -> Path:
+def save_model(model: GenerativeModel, directory: str | Path) -> Path:
     """Write ``model.safetensors`` and ``model.json`` into ``directory`` (atomically, weights first)."""
     directory = Path(directory)
     config: ModelConfig = model.config
@@ -60,8 +62,6 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model described by ``model.json`` and load ``model.safetensors`` into it (strictly)."""
-    from aevb.models import build_model
-
     directory = Path(directory)
     meta = read_meta(directory)
     try:

@@ -63,6 +63,8 @@ INITS: dict[str, Callable[[nn.Module], None]] = {"pytorch": lambda module: None,
 def initialize_(model: nn.Module, init: str, init_std: float = 0.0) -> nn.Module:
     """Apply a model config's initialization to a freshly built ``model``: N(0, init_std²) when ``init_std`` > 0,
     else ``INITS[init]``."""
+    if init not in INITS:
+        raise ConfigError(f"init = {init!r} is not allowed; choose one of: {', '.join(INITS)}")
     if init_std > 0:
         init_normal_(model, init_std)
     else:

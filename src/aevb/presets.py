@@ -67,8 +67,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     # The IWAE paper's VAE baseline (k = 1): one stochastic layer, 784-200-200-50 tanh, trained on the ELBO with the
-    # same schedule. Target: test NLL (k = 5000) 88.7 nats (IWAE paper App. D); measured with this preset: 88.00 ± 0.24
-    # after all 3,280 passes, 4.2 h of one core (README, fidelity target).
+    # same schedule. Target: test NLL (k = 5000) 88.7 nats (IWAE paper App. D); what this preset reaches is in the
+    # README (fidelity target).
     "vae-iwae-schedule": {
         "model": {"model": "vae", "latent_dim": 50, "hidden": [200, 200], "activation": "tanh", **_BURDA_MODEL},
         "train": {

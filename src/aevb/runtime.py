@@ -1,21 +1,50 @@
-"""Process-level settings that make CPU training fast.
+"""Where and how tensors are computed: the device, the precision, forked random streams, and the CPU allocator.
 
 glibc's malloc serves large blocks (above a threshold that starts at 128 KiB) with fresh ``mmap`` calls and returns
 them with ``munmap`` when freed, so a training step can page-fault in new activation and gradient buffers that the
-kernel zeroes. glibc raises its threshold by itself after such frees, but how soon depends on the process's history:
-in a fresh process stepping the 784-400-20 VAE at batch 128 we measured 6.7 ms per step by default and 4.2 ms with
-the thresholds below, while in ``benchmarks/train_throughput.py`` (after warm-up) the two were equal. Raising the
-mmap threshold to its maximum and the trim threshold keeps freed blocks in the heap for the next step to reuse. This
-is what ``MALLOC_MMAP_THRESHOLD_`` does when set before start-up; doing it from Python lets the library apply it to
-its own training and evaluation loops.
+kernel zeroes. glibc raises its threshold by itself after such frees, but how soon depends on the process's history
+(``benchmarks/README.md`` has the measured cost). Raising the mmap threshold to its maximum and the trim threshold
+keeps freed blocks in the heap for the next step to reuse. This is what ``MALLOC_MMAP_THRESHOLD_`` does when set
+before start-up; doing it from Python lets the library apply it to its own training and evaluation loops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import sys
+from collections.abc import Iterator
+
+import torch
+
+from aevb.config import PRECISIONS
+from aevb.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"``: CUDA when present, else the CPU; otherwise the named device (``cpu``, ``cuda``, ``cuda:1``)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast of the networks when ``precision == "bf16"`` (log-densities are computed in fp32 by the
+    families), a no-op context for ``"fp32"``."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision = {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@contextlib.contextmanager
+def fork_rng(device: torch.device) -> Iterator[None]:
+    """Run the block on a copy of the global random state (and of ``device``'s, for CUDA), restored afterwards, so
+    evaluation and pictures never move a training run's random stream."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        yield
+
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3

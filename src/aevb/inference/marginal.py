@@ -1,6 +1,6 @@
 """Marginal-likelihood estimators log p_θ(x), per datapoint, looked up by name in :data:`NLL_ESTIMATORS`.
 
-- ``"is"``: importance sampling with the encoder as proposal (:func:`aevb.evaluation.log_likelihood`).
+- ``"is"``: importance sampling with the encoder as proposal (:func:`aevb.inference.importance.log_likelihood`).
 - ``"hmc"``: the estimator of Kingma & Welling (2014) App. D (:func:`hmc_log_likelihood`), which needs no encoder
   and so also serves models trained without one (Monte Carlo EM).
 
@@ -16,8 +16,9 @@ from torch import nn
 from torch.distributions import MultivariateNormal
 
 from aevb.errors import ConfigError
-from aevb.evaluation import log_likelihood
 from aevb.inference.hmc import log_joint, run_chains
+from aevb.inference.importance import log_likelihood
+from aevb.models.protocols import BoundModel
 from aevb.registry import Registry
 
 NLL_ESTIMATORS: Registry = Registry("marginal-likelihood estimator")
@@ -27,9 +28,8 @@ NLL_ESTIMATORS.register("is")(log_likelihood)
 def _initial_state(model: nn.Module, x: torch.Tensor, chains: int, context: torch.Tensor | None):
     """Start the chains at draws from q_φ(z|x) when the model has an encoder (close to the posterior, so a short
     burn-in suffices), else from the prior; the first step size is half the encoder's mean posterior std."""
-    encode = getattr(model, "encode", None)
-    if encode is not None:
-        q = encode(x, context)
+    if isinstance(model, BoundModel):
+        q = model.encode(x, context)
         return q.sample((chains,)).float(), 0.5 * q.stddev.float().mean(-1)
     z = model.prior_distribution(context).sample((chains, x.shape[0])).float()
     return z, torch.full((x.shape[0],), 0.1, device=x.device)

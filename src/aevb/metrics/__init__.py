@@ -3,7 +3,6 @@
 from aevb.metrics.fid import (
     FEATURES,
     FeatureExtractor,
-    FIDCallback,
     compute_fid,
     fid_from_features,
     frechet_distance,
@@ -13,7 +12,6 @@ from aevb.metrics.fid import (
 
 __all__ = [
     "FEATURES",
-    "FIDCallback",
     "FeatureExtractor",
     "compute_fid",
     "fid_from_features",

@@ -18,6 +18,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from aevb.atomic import write_atomic, write_text_atomic
+from aevb.data import TensorData
 from aevb.errors import CheckpointError, DataError
 
 FORMAT = "aevb-fid-classifier"
@@ -60,7 +61,7 @@ def dataset_slug(name: str) -> str:
 
 
 def train_classifier(
-    data: Any, epochs: int = 2, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = False
+    data: TensorData, epochs: int = 2, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = False
 ) -> FIDClassifier:
     """Fit the classifier to labelled ``data`` (a :class:`~aevb.data.TensorData`) by cross-entropy with Adam."""
     if data.y is None:
@@ -85,7 +86,7 @@ def train_classifier(
 
 
 @torch.no_grad()
-def accuracy(clf: FIDClassifier, data: Any, batch_size: int = 1000) -> float:
+def accuracy(clf: FIDClassifier, data: TensorData, batch_size: int = 1000) -> float:
     correct = 0
     for i in range(0, len(data), batch_size):
         correct += int((clf(data.x[i : i + batch_size].float()).argmax(1) == data.y[i : i + batch_size]).sum())
@@ -123,7 +124,7 @@ def load_classifier(directory: str | Path) -> FIDClassifier:
     return clf.eval()
 
 
-def default_dir(data: Any) -> Path:
+def default_dir(data: TensorData) -> Path:
     """A user cache (``$AEVB_CACHE_DIR``, else ``~/.cache/aevb``), never the data directory, which may be read-only
     or shared."""
     import os
@@ -132,7 +133,7 @@ def default_dir(data: Any) -> Path:
     return root / "fid" / f"aevb_classifier_{dataset_slug(data.name)}"
 
 
-def classifier_for(data: Any, directory: str | Path | None = None, epochs: int = 2) -> FIDClassifier:
+def classifier_for(data: TensorData, directory: str | Path | None = None, epochs: int = 2) -> FIDClassifier:
     """The classifier in ``directory`` (default :func:`default_dir`), trained on ``data`` and saved there first if
     it is not present yet. A stored classifier for other image shapes is an error, not silently retrained."""
     directory = Path(directory) if directory else default_dir(data)

@@ -20,8 +20,13 @@ import numpy as np
 import torch
 from scipy import linalg
 
+from aevb.data import TensorData
 from aevb.errors import DataError
+from aevb.metrics.classifier import classifier_for
+from aevb.metrics.inception import FIDInceptionV3, load_fid_weights
+from aevb.models.protocols import GenerativeModel, labels_to_context
 from aevb.registry import Registry
+from aevb.runtime import fork_rng
 
 # Feature extractors: ``FEATURES.get(name)(weights, data, device) -> FeatureExtractor``.
 FEATURES: Registry[Callable[..., Any]] = Registry("FID feature extractor")
@@ -97,10 +102,10 @@ def compute_fid(real: torch.Tensor, fake: torch.Tensor, extractor: FeatureExtrac
 
 
 @FEATURES.register("inception")
-def inception_features(weights: str, data: Any = None, device: str | torch.device = "cpu") -> FeatureExtractor:
+def inception_features(
+    weights: str, data: TensorData | None = None, device: str | torch.device = "cpu"
+) -> FeatureExtractor:
     """InceptionV3 pool-3 features (2048-d) with the FID weights file at ``weights`` (required)."""
-    from aevb.metrics.inception import FIDInceptionV3, load_fid_weights
-
     if not weights:
         raise DataError(
             "the inception FID needs --fid-weights PATH: the standard FID weights file "
@@ -110,51 +115,24 @@ def inception_features(weights: str, data: Any = None, device: str | torch.devic
 
 
 @FEATURES.register("aevb_classifier")
-def classifier_features(weights: str, data: Any, device: str | torch.device = "cpu") -> FeatureExtractor:
+def classifier_features(weights: str, data: TensorData, device: str | torch.device = "cpu") -> FeatureExtractor:
     """Penultimate features of a small CNN that aevb trains on ``data`` (labelled, MNIST-like) on first use and keeps
     in the directory ``weights`` (default: ``<data dir>/fid/aevb_classifier_<dataset>``)."""
-    from aevb.metrics.classifier import classifier_for
-
     clf = classifier_for(data, weights or None)
     return FeatureExtractor(clf.to(device).features_net(), f"aevb_classifier_{clf.dataset}")
 
 
-class FIDCallback:
-    """Trainer callback: every ``fid_every`` epochs (and the last) logs ``fid_<extractor>`` between
-    ``fid_samples`` model samples and as many test points (training points when there is no test split). Runs under
-    a forked RNG with a fixed seed, so the training stream and resume are unaffected."""
-
-    def __init__(self, every: int, features: str, weights: str, n: int, seed: int) -> None:
-        FEATURES.get(features)  # fail early on an unknown name
-        self.every, self.features, self.weights, self.n, self.seed = every, features, weights, n, seed
-        self.extractor: FeatureExtractor | None = None
-
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        last = trainer.epoch == trainer.config.epochs
-        if trainer.epoch % self.every == 0 or last:
-            self.measure(trainer, record)
-
-    def measure(self, trainer: Any, record: dict[str, Any]) -> None:
-        """Add ``fid_<extractor>`` of the trainer's model now (also called after a second training stage)."""
-        if self.extractor is None:
-            self.extractor = FEATURES.get(self.features)(self.weights, trainer.train_data, trainer.device)
-        data = trainer.test_data if trainer.test_data is not None else trainer.train_data
-        record[self.extractor.key] = model_fid(trainer.model, data, self.extractor, self.n, self.seed)
-
-
 @torch.no_grad()
-def model_fid(model: torch.nn.Module, data: Any, extractor: FeatureExtractor, n: int, seed: int = 0) -> float:
+def model_fid(model: GenerativeModel, data: TensorData, extractor: FeatureExtractor, n: int, seed: int = 0) -> float:
     """FID between ``n`` samples of ``model`` and the first ``n`` points of ``data`` (conditional models sample with
     those points' labels)."""
-    from aevb.training.trainer import labels_to_context
-
     n = min(n, len(data))
     real = data.x[:n]
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with fork_rng(device):
             torch.manual_seed(seed)
             context = labels_to_context(model, None if data.y is None else data.y[:n].to(device))
             batch = 500

@@ -14,6 +14,7 @@ from torch import nn
 
 from aevb.atomic import write_atomic
 from aevb.errors import ConfigError
+from aevb.models.protocols import BoundModel
 
 FIXED_Z_FILE = "fixed_z.safetensors"
 FIXED_Z_COUNT = 128
@@ -42,7 +43,7 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
 
 
 def latent_dim_of(model: nn.Module) -> int:
-    dim = getattr(model, "latent_dim", None)
+    dim = model.latent_dim if isinstance(model, BoundModel) else None
     if not isinstance(dim, int):
         raise ConfigError(f"{type(model).__name__} has no single latent_dim; this picture needs a one-layer model")
     return dim

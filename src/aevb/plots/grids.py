@@ -1,7 +1,7 @@
 """Image grids of a model: samples from a fixed z, reconstructions, interpolations, 2-D manifolds (traversals:
 :mod:`aevb.plots.traversal`).
 
-All are decoder means E_p(x|z)[x] (what is usually shown), tiled with :func:`aevb.images.save_grid`.
+All are decoder means E_p(x|z)[x] (what is usually shown), tiled with :func:`aevb.plots.png.save_grid`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from aevb.errors import ConfigError
-from aevb.images import save_grid, to_images
 from aevb.plots.common import latent_dim_of, model_device
+from aevb.plots.png import save_grid, to_images
 
 
 @torch.no_grad()

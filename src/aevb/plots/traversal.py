@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from aevb.errors import ConfigError
-from aevb.images import save_grid, to_images
+from aevb.plots.png import save_grid, to_images
 
 
 @torch.no_grad()
@@ -49,24 +49,3 @@ def save_traversal(images: torch.Tensor, event_shape: tuple[int, ...], out: str 
     """Tile the ``[D, steps, ...]`` result of :func:`latent_traversal` as a PNG, one row per latent dimension."""
     steps = images.shape[1]
     return save_grid(to_images(images.reshape(-1, *event_shape), event_shape), out, nrow=steps)
-
-
-def traverse_run(
-    run_dir: str | Path,
-    index: int = 0,
-    split: str = "test",
-    out: str | Path = "traversal.png",
-    span: float = 3.0,
-    steps: int = 9,
-    dims: int = 0,
-) -> Path:
-    """``aevb traverse RUN``: the traversal of datapoint ``index`` of ``split`` of the run's dataset."""
-    from aevb.api import _run_model_and_data
-    from aevb.training.trainer import labels_to_context
-
-    model, data = _run_model_and_data(run_dir, split)
-    if not 0 <= index < len(data):
-        raise ConfigError(f"--index must be in 0..{len(data) - 1} for the {split!r} split, got {index}")
-    x = data.x[index : index + 1]
-    context = labels_to_context(model, None if data.y is None else data.y[index : index + 1])
-    return save_traversal(latent_traversal(model, x, context, span, steps, dims), model.event_shape, out)

@@ -1,36 +1,35 @@
 """Epoch-end hooks of the :class:`~aevb.training.trainer.Trainer`: extra metrics and pictures of progress.
 
-A callback is any object with ``on_epoch_end(trainer, record)``; it may add keys to ``record`` before the trainer
-logs it. Both callbacks here run under a forked RNG with a fixed seed, so they never change a run's random stream
-(resume stays exact), and both are cheap: at most ``terms_points`` datapoints and one grid of pictures.
+A callback is a :class:`~aevb.training.hooks.Hooks`; its ``on_epoch_end(run, record)`` may add keys to ``record``
+before the trainer logs it. The callbacks here run under a forked RNG with a fixed seed, so they never change a
+run's random stream (resume stays exact), and they are cheap: at most ``terms_points`` datapoints, one grid of
+pictures, ``fid_samples`` samples.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from aevb.config import TrainConfig
+from aevb.data import TensorData
 from aevb.errors import ConfigError
-
-
-class Callback(Protocol):
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None: ...
+from aevb.metrics.fid import FEATURES, FeatureExtractor, model_fid
+from aevb.models.protocols import ConditionalModel, labels_to_context
+from aevb.plots.common import fixed_z
+from aevb.plots.grids import recon_grid, sample_grid
+from aevb.runtime import fork_rng
+from aevb.training.hooks import Hooks, TrainingRun
 
 
 def is_main_process() -> bool:
     """Pictures and files are written by rank 0 only when torch.distributed is in use."""
-    import torch.distributed as dist
-
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-def _fork(device: torch.device) -> Any:
-    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-
-
-class TermsLogger:
+class TermsLogger(Hooks):
     """Logs the two terms of the ELBO (eq. 7), L = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)), per datapoint in nats, on
     the first ``n`` training and test points at the end of each epoch: ``train_recon``, ``train_kl``,
     ``test_recon``, ``test_kl``. The KL is analytic where the model has one, else a one-sample Monte Carlo estimate
@@ -40,17 +39,15 @@ class TermsLogger:
         self.n, self.seed = n, seed
 
     @torch.no_grad()
-    def terms(self, trainer: Any, data: Any) -> tuple[float, float]:
-        from aevb.training.trainer import labels_to_context
-
-        model = trainer.model
+    def terms(self, run: TrainingRun, data: TensorData) -> tuple[float, float]:
+        model = run.model
         data = data.spread(self.n)  # evenly spaced: some splits are stored grouped by class
-        x = data.x.to(trainer.device)
-        context = labels_to_context(model, None if data.y is None else data.y.to(trainer.device))
+        x = data.x.to(run.device)
+        context = labels_to_context(model, None if data.y is None else data.y.to(run.device))
         was_training = model.training
         model.eval()
         try:
-            with _fork(trainer.device):
+            with fork_rng(run.device):
                 torch.manual_seed(self.seed)
                 terms = model.terms(x, 1, context)
                 try:
@@ -62,18 +59,18 @@ class TermsLogger:
             model.train(was_training)
         return float(recon.float().mean()), float(kl.float().mean())
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        if not trainer.has_encoder_bound:
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        if not run.has_encoder_bound:
             return  # VQ-VAE (its objective logs its own terms) or MCEM (the encoder is never trained)
-        splits = [("train", trainer.train_data)]
-        if trainer.test_data is not None:
-            splits.append(("test", trainer.test_data))
+        splits = [("train", run.train_data)]
+        if run.test_data is not None:
+            splits.append(("test", run.test_data))
         for name, data in splits:
-            recon, kl = self.terms(trainer, data)
+            recon, kl = self.terms(run, data)
             record[f"{name}_recon"], record[f"{name}_kl"] = recon, kl
 
 
-class EpochPictures:
+class EpochPictures(Hooks):
     """At the chosen epochs (and the last), writes ``pictures/samples_epochNNNN.png`` (decoded fixed z, drawn once
     per run and kept in ``fixed_z.safetensors``) and ``pictures/recon_epochNNNN.png`` (the same 32 test points
     every time), so the pictures of one run are comparable across epochs. Models whose data are not images, or
@@ -82,22 +79,19 @@ class EpochPictures:
     def __init__(self, epochs: list[int], seed: int, n_recon: int = 32) -> None:
         self.epochs, self.seed, self.n_recon = set(epochs), seed, n_recon
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        last = trainer.epoch == trainer.config.epochs
-        if trainer.run_dir is None or not is_main_process() or not (record["epoch"] in self.epochs or last):
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        last = run.epoch == run.config.epochs
+        if run.run_dir is None or not is_main_process() or not (record["epoch"] in self.epochs or last):
             return
-        if getattr(trainer.model, "make_context", None) is not None:
+        if isinstance(run.model, ConditionalModel):
             return  # conditional models need a context per sample; their pictures come from `aevb plot`
-        from aevb.plots.common import fixed_z
-        from aevb.plots.grids import recon_grid, sample_grid
-
-        model, folder = trainer.model, trainer.run_dir / "pictures"
-        data = trainer.test_data if trainer.test_data is not None else trainer.train_data
+        model, folder = run.model, run.run_dir / "pictures"
+        data = run.test_data if run.test_data is not None else run.train_data
         was_training = model.training
         model.eval()
         try:
-            with _fork(trainer.device):
-                z = fixed_z(model, trainer.run_dir, self.seed)
+            with fork_rng(run.device):
+                z = fixed_z(model, run.run_dir, self.seed)
                 sample_grid(model, z, folder / f"samples_epoch{record['epoch']:04d}.png")
                 recon_grid(model, data.spread(self.n_recon).x, folder / f"recon_epoch{record['epoch']:04d}.png")
         except (ConfigError, ValueError):  # not images, or not a one-layer latent model
@@ -106,16 +100,37 @@ class EpochPictures:
             model.train(was_training)
 
 
-def default_callbacks(config: TrainConfig) -> list[Callback]:
-    """The callbacks every run gets, from its config (``terms_points``, ``picture_epochs``)."""
-    callbacks: list[Callback] = []
+class FIDCallback(Hooks):
+    """Every ``fid_every`` epochs (and the last) logs ``fid_<extractor>`` between ``fid_samples`` model samples and as
+    many test points (training points when there is no test split). Runs under a forked RNG with a fixed seed, so the
+    training stream and resume are unaffected."""
+
+    def __init__(self, every: int, features: str, weights: str, n: int, seed: int) -> None:
+        FEATURES.get(features)  # fail early on an unknown name
+        self.every, self.features, self.weights, self.n, self.seed = every, features, weights, n, seed
+        self.extractor: FeatureExtractor | None = None
+
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        last = run.epoch == run.config.epochs
+        if run.epoch % self.every == 0 or last:
+            self.measure(run, record)
+
+    def measure(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        """Add ``fid_<extractor>`` of the run's model now (also called after a second training stage)."""
+        if self.extractor is None:
+            self.extractor = FEATURES.get(self.features)(self.weights, run.train_data, run.device)
+        data = run.test_data if run.test_data is not None else run.train_data
+        record[self.extractor.key] = model_fid(run.model, data, self.extractor, self.n, self.seed)
+
+
+def default_callbacks(config: TrainConfig) -> list[Hooks]:
+    """The callbacks every run gets, from its config (``terms_points``, ``picture_epochs``, ``fid_every``)."""
+    callbacks: list[Hooks] = []
     if config.terms_points:
         callbacks.append(TermsLogger(config.terms_points, config.seed))
     if config.picture_epochs:
         callbacks.append(EpochPictures(config.picture_epochs, config.seed))
     if config.fid_every:
-        from aevb.metrics.fid import FIDCallback
-
         callbacks.append(
             FIDCallback(config.fid_every, config.fid_features, config.fid_weights, config.fid_samples, config.seed)
         )

@@ -19,22 +19,23 @@ from typing import Any
 import torch
 
 from aevb.inference.hmc import adapt_step_size, hmc_step, log_joint
-from aevb.training.methods import METHODS, Method
+from aevb.training.hooks import TrainingRun
+from aevb.training.update import Method
 
 
-@METHODS.register("mcem")
 class MCEM(Method):
     trains_encoder = False
+    data_parallel = False  # one persistent chain per datapoint: each rank would update only its own rows
     n_leapfrog = 10  # App. E
     weight_updates = 5  # App. E: decoder updates per posterior sample
     target_accept = 0.9  # App. E: step size tuned for 90 % acceptance
     adapt_rate = 0.2  # per visit of a datapoint, i.e. once per epoch
     initial_step_size = 0.05
 
-    def __init__(self, trainer: Any) -> None:
-        super().__init__(trainer)
+    def __init__(self, run: TrainingRun) -> None:
+        super().__init__(run)
         self.chains: torch.Tensor | None = None  # [N, D]; drawn from the prior at the first step (inside fit's RNG)
-        self.step_size = torch.full((trainer.x.shape[0],), self.initial_step_size)  # [N]
+        self.step_size = torch.full((run.x.shape[0],), self.initial_step_size)  # [N]
 
     def state_dict(self) -> dict[str, Any]:
         return {"chains": self.chains, "step_size": self.step_size}
@@ -45,12 +46,12 @@ class MCEM(Method):
             self.step_size = state["step_size"]
 
     def _init_chains(self) -> torch.Tensor:
-        t = self.trainer
+        t = self.run
         prior = t.model.prior_distribution(t.context)
         return (prior.sample() if t.context is not None else prior.sample((t.x.shape[0],))).float()
 
     def step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
-        t = self.trainer
+        t = self.run
         if self.chains is None:
             self.chains = self._init_chains()
         self.chains = self.chains.to(t.device)
@@ -72,7 +73,7 @@ class MCEM(Method):
             self.apply(-objective.mean())
         return logged
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
         record["train_log_joint"] = record.pop("train_bound")
         # The trainer logs no encoder metrics for MCEM (trains_encoder = False): nothing else to drop.
         record["hmc_step_size"] = float(self.step_size.median())  # median over training points

@@ -1,7 +1,8 @@
 """Training objectives: each maps (model, x) to a per-datapoint lower bound ``[B]`` that training maximizes.
 
 They only choose which estimator of :mod:`aevb.estimators` to apply to the model's :class:`~aevb.estimators.Terms`;
-the bounds themselves are written once, there.
+the bounds themselves are written once, there. Registered in :data:`OBJECTIVES`: ``elbo``, ``iwae`` and ``vqvae``
+(van den Oord et al.'s loss, :mod:`aevb.training.vq`, which also fits the VQ-VAE's prior after training).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from aevb.config import TrainConfig
 from aevb.errors import ConfigError
 from aevb.estimators import elbo, iwae_bound
 from aevb.registry import Registry
+from aevb.training.hooks import Hooks
+from aevb.training.vq import VQVAEObjective
 
 OBJECTIVES: Registry = Registry("objective")
 
 
 @OBJECTIVES.register("elbo")
-class ELBOObjective:
+class ELBOObjective(Hooks):
     """SGVB: the (β-weighted) ELBO with L = ``samples`` draws per datapoint, estimator A or B.
 
     β-VAE options (Higgins et al. 2017; Bowman et al. 2016; Kingma et al. 2016), shared by every model:
@@ -48,7 +51,7 @@ class ELBOObjective:
 
 
 @OBJECTIVES.register("iwae")
-class IWAEObjective:
+class IWAEObjective(Hooks):
     """The importance-weighted bound L_k with k = ``samples`` (Burda et al. 2015)."""
 
     def __init__(self, config: TrainConfig) -> None:
@@ -61,5 +64,4 @@ class IWAEObjective:
         return iwae_bound(model.terms(x, self.num_samples, context))
 
 
-# The VQ-VAE objective registers itself on import (it lives with its second training stage).
-from aevb.training import vq  # noqa: E402,F401
+OBJECTIVES.register("vqvae")(VQVAEObjective)

@@ -19,48 +19,34 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from tqdm.auto import tqdm
 
-from aevb.config import Config, TrainConfig
+from aevb.atomic import write_text_atomic
+from aevb.config import Config, TrainConfig, section_from_dict
 from aevb.data import TensorData, check_data
 from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
-from aevb.runtime import tune_cpu_allocator
+from aevb.models.protocols import BoundModel, GenerativeModel, labels_to_context
+from aevb.runtime import resolve_device, tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import load_checkpoint, save_checkpoint
-from aevb.training.distributed import DDP_METHODS, RANK_SEED_STRIDE, Distributed
+from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
+from aevb.training.hooks import Hooks
 from aevb.training.methods import METHODS
 from aevb.training.objectives import OBJECTIVES
 from aevb.training.optim import make_optimizer
 from aevb.training.schedules import SCHEDULES
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def labels_to_context(model: nn.Module, y: torch.Tensor | None) -> torch.Tensor | None:
-    """Conditional models turn labels into their context (``model.make_context``); others take none."""
-    make_context = getattr(model, "make_context", None)
-    if make_context is None:
-        return None
-    if y is None:
-        raise DataError("this model is conditional and needs labels, but the dataset has none")
-    return make_context(y)
-
-
-def check_compatible(model: nn.Module, data: TensorData) -> None:
+def check_compatible(model: GenerativeModel, data: TensorData) -> None:
     """Data must match the model's input shape and the likelihood's support (e.g. [0, 1] for Bernoulli)."""
     if tuple(data.event_shape) != tuple(model.event_shape):
         raise DataError(
             f"wrong input dimension: the model expects datapoints of shape {tuple(model.event_shape)}, "
             f"the data {data.name!r} has shape {tuple(data.event_shape)}"
         )
-    family = getattr(getattr(model, "decoder", None), "family", None)
-    check_data(data.x, support=getattr(family, "support", "real"))
+    check_data(data.x, support=model.decoder.family.support)
 
 
 @dataclass
@@ -75,15 +61,14 @@ class Trainer:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: GenerativeModel,
         train: TensorData,
         config: TrainConfig,
         test: TensorData | None = None,
         run_dir: str | Path | None = None,
         full_config: Config | None = None,
-        callbacks: list[Any] | None = None,
+        callbacks: list[Hooks] | None = None,
     ) -> None:
-        config.validate()
         check_compatible(model, train)
         if test is not None:
             check_compatible(model, test)
@@ -104,8 +89,6 @@ class Trainer:
             config.optimizer, model.parameters(), config.lr, config.weight_decay, betas=config.betas, eps=config.eps
         )
         self.dist.attach(self.model, self.optimizer)
-        if config.compile:  # forward and backward as compiled graphs; the optimizer step stays a foreach/fused kernel
-            self._sgvb_loss = torch.compile(self._sgvb_loss, dynamic=False)
         self.x = train.x.to(self.device)
         self.context = labels_to_context(model, None if train.y is None else train.y.to(self.device))
         # The shuffling generator lives on the CPU; dynamic binarization draws on the data's device.
@@ -120,28 +103,26 @@ class Trainer:
         self.epoch_sum, self.epoch_count = 0.0, 0
         self.history: list[dict[str, Any]] = []
         self.writer = None
-        self._stop_requested = False
+        self.stop_requested = False
         # Epoch-end hooks (aevb.training.callbacks): extra metrics and pictures; they may add keys to the record.
         self.callbacks = [*default_callbacks(config), *(callbacks or [])]
         # The update rule (--method): AEVB's SGVB step, Wake-Sleep or MCEM; it may add state and rename logged keys.
         self.batch_rows: torch.Tensor | None = None  # training-set rows of the current minibatch
-        self.method = METHODS.get(config.method)(self)
-        if self.dist.active and config.method not in DDP_METHODS:
-            # MCEM keeps per-datapoint chains that each rank would update for its own rows only.
+        method = METHODS.get(config.method)
+        if self.dist.active and not method.data_parallel:
             raise ConfigError(
                 f"--method {config.method} cannot run data-parallel (torchrun with {self.dist.world} processes); "
-                f"use one process, or one of: {', '.join(DDP_METHODS)}"
+                f"use one process, or one of: {', '.join(n for n in METHODS if METHODS.get(n).data_parallel)}"
             )
-        self.callbacks.append(self.method)
-        # Objectives may log metrics of their own (e.g. the VQ-VAE's codebook usage) as epoch-end callbacks.
-        if hasattr(self.objective, "on_epoch_end"):
-            self.callbacks.append(self.objective)
+        self.method = method(self)
+        # The method and the objective log metrics of their own (MCEM's step size, the VQ-VAE's codebook usage).
+        self.callbacks += [self.method, self.objective]
 
     @property
     def has_encoder_bound(self) -> bool:
         """Whether the ELBO and its terms mean something for this run: the model has variational-bound terms (the
         VQ-VAE evaluates itself in its objective's callback) and the method trains the encoder (MCEM does not)."""
-        return hasattr(self.model, "terms") and self.method.trains_encoder
+        return isinstance(self.model, BoundModel) and self.method.trains_encoder
 
     def _rng_seed(self) -> int:
         """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2)."""
@@ -205,30 +186,9 @@ class Trainer:
     def _batches_per_epoch(self) -> int:
         return math.ceil(self.x.shape[0] / self.config.batch_size)
 
-    def _param_prior(self) -> torch.Tensor:
-        """−log N(θ; 0, I)/N up to a constant: the paper's parameter prior, spread over the N datapoints."""
-        return 0.5 * sum(p.pow(2).sum() for p in self.model.parameters()) / self.x.shape[0]
-
     def train_step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
         """One update by the configured method; returns the minibatch sum of its training metric."""
         return self.method.step(xb, cb)
-
-    def sgvb_step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
-        self.objective.step = self.step  # step-dependent objectives (KL warm-up) read it
-        loss, bound_sum = self._sgvb_loss(xb, cb)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return bound_sum
-
-    def _sgvb_loss(self, xb: torch.Tensor, cb: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The minibatch loss −mean bound (+ parameter prior) and the bound's sum; ``compile = true`` compiles it."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
-            bound = self.objective(self.model, xb, cb)
-        loss = -bound.mean()
-        if self.config.param_prior:
-            loss = loss + self._param_prior()
-        return loss, bound.detach().sum()
 
     def fit(self) -> FitResult:
         cfg = self.config
@@ -244,16 +204,17 @@ class Trainer:
                         torch.cuda.manual_seed(self._rng_seed())
                     else:
                         torch.cuda.set_rng_state(self._cuda_rng, self.device)
-                while self.epoch < cfg.epochs and not self._stop_requested:
+                while self.epoch < cfg.epochs and not self.stop_requested:
                     self._run_epoch()
-                if self._stop_requested:
+                if self.stop_requested:
                     self.save_checkpoint()
-                elif hasattr(self.objective, "after_fit"):  # a second stage, e.g. the VQ-VAE's PixelCNN prior
+                else:  # a second stage, e.g. the VQ-VAE's PixelCNN prior
+                    self.method.after_fit(self)
                     self.objective.after_fit(self)
         finally:
             if self.writer is not None:
                 self.writer.close()
-        if self._stop_requested:
+        if self.stop_requested:
             where = f" (checkpoint saved in {self.run_dir / 'checkpoints'}; continue with --resume)"
             if self.dist.is_main:
                 print(f"\ninterrupted at epoch {self.epoch + 1}, step {self.step}{where if self.run_dir else ''}")
@@ -270,7 +231,7 @@ class Trainer:
             return
 
         def request_stop(signum: int, frame: Any) -> None:
-            self._stop_requested = True
+            self.stop_requested = True
 
         previous = signal.signal(signal.SIGINT, request_stop)
         try:
@@ -279,8 +240,6 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
 
     def _run_epoch(self) -> None:
-        from tqdm.auto import tqdm
-
         cfg = self.config
         n_batches = self._batches_per_epoch()
         if self.perm is None:
@@ -298,7 +257,7 @@ class Trainer:
             leave=False,
             dynamic_ncols=True,
         )
-        while self.batch_index < n_batches and not self._stop_requested:
+        while self.batch_index < n_batches and not self.stop_requested:
             idx = perm[self.batch_index * cfg.batch_size : (self.batch_index + 1) * cfg.batch_size]
             xb = self.train_data.transform_batch(self.x[idx], self.data_gen)
             cb = None if self.context is None else self.context[idx]
@@ -306,7 +265,7 @@ class Trainer:
             self.batch_rows = rows
             # A rank whose slice of a short last batch is empty still joins the gradient all-reduce.
             total = self.train_step(xb, cb) if rows.numel() else self.dist.empty_step(self.optimizer)
-            total, self._stop_requested = self.dist.reduce_step(float(total), self._stop_requested)
+            total, self.stop_requested = self.dist.reduce_step(float(total), self.stop_requested)
             if not math.isfinite(total):
                 raise TrainingError(
                     f"the training bound became non-finite ({total}) at epoch {self.epoch + 1}, step {self.step + 1}; "
@@ -322,7 +281,7 @@ class Trainer:
             if self.step % 10 == 0:
                 bar.set_postfix(bound=f"{self.epoch_sum / self.epoch_count:.2f}")
         bar.close()
-        if self._stop_requested:
+        if self.stop_requested:
             return
         record = {
             "epoch": self.epoch + 1,
@@ -351,14 +310,12 @@ class Trainer:
             record["test_elbo"] = ev.elbo
         for callback in self.callbacks:
             callback.on_epoch_end(self, record)
-        self._log(record)
+        self.log(record)
         if self.run_dir is not None and (last or (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0)):
             self.save_checkpoint()
 
     # --- logging ---------------------------------------------------------------------------------------------
     def _open_run_dir(self) -> None:
-        from aevb.atomic import write_text_atomic
-
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not self.dist.is_main:
             return
@@ -371,27 +328,34 @@ class Trainer:
         except ImportError:  # TensorBoard is optional
             self.writer = None
 
-    def _log(self, record: dict[str, Any]) -> None:
+    def log(self, record: dict[str, Any], message: str | None = None) -> None:
+        """The one sink of every record of the run (each epoch's, and a second stage's): the history, the console
+        line (``message``, or the epoch line), ``metrics.jsonl`` and TensorBoard, written by rank 0 only."""
         self.history.append(record)
-        # MCEM logs train_log_joint instead of a bound (aevb.training.mcem).
-        what = "train bound" if "train_bound" in record else "train log p(x,z)"
-        train = record.get("train_bound", record.get("train_log_joint", math.nan))
-        msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  {what} {train:9.3f} nats"
-        if "test_elbo" in record:
-            msg += f"  test ELBO {record['test_elbo']:9.3f} nats"
+        msg = message or _epoch_message(record)
         if self.config.progress and self.dist.is_main:
             print(msg, flush=True)
         if self.run_dir is not None and self.dist.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
-        if self.writer is not None:
+        if self.writer is not None and self.dist.is_main:
             for key, value in record.items():
                 if key not in ("epoch", "step"):
                     self.writer.add_scalar(key, value, record["step"])
 
 
+def _epoch_message(record: dict[str, Any]) -> str:
+    # MCEM logs train_log_joint instead of a bound (aevb.training.mcem).
+    what = "train bound" if "train_bound" in record else "train log p(x,z)"
+    train = record.get("train_bound", record.get("train_log_joint", math.nan))
+    msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  {what} {train:9.3f} nats"
+    if "test_elbo" in record:
+        msg += f"  test ELBO {record['test_elbo']:9.3f} nats"
+    return msg
+
+
 def fit(
-    model: nn.Module,
+    model: GenerativeModel,
     train: TensorData,
     config: TrainConfig | None = None,
     *,
@@ -401,8 +365,6 @@ def fit(
     **overrides: Any,
 ) -> FitResult:
     """Train ``model`` on ``train``. ``overrides`` are :class:`TrainConfig` fields (``epochs=5, lr=1e-3``)."""
-    from aevb.config import section_from_dict
-
     base = config.__dict__ if config is not None else {}
     config = section_from_dict(TrainConfig, {**base, **overrides})
     trainer = Trainer(model, train, config, test=test, run_dir=run_dir)

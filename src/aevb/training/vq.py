@@ -14,7 +14,6 @@ and, after stage 2, ``test_prior_nats_per_code``, ``test_prior_bits_per_dim`` an
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
@@ -24,14 +23,15 @@ from torch import nn
 
 from aevb.config import TrainConfig
 from aevb.errors import ConfigError, TrainingError
-from aevb.training.objectives import OBJECTIVES
+from aevb.models.vqvae import VQVAE
+from aevb.training.callbacks import FIDCallback
+from aevb.training.hooks import Hooks, TrainingRun
 
 # Batch statistics averaged over an epoch (weighted by batch size) and logged as ``train_<name>``.
 _LOGGED = ("recon_nll", "codebook_loss", "commitment_loss", "loss", "perplexity", "codebook_usage")
 
 
-@OBJECTIVES.register("vqvae")
-class VQVAEObjective:
+class VQVAEObjective(Hooks):
     """−L per datapoint, L = −log p(x|z_q) + ‖sg[z_e] − e‖² + β‖z_e − sg[e]‖² (van den Oord et al. 2017, eq. 3)."""
 
     def __init__(self, config: TrainConfig) -> None:
@@ -46,7 +46,7 @@ class VQVAEObjective:
         self._restarted = 0
 
     def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        if not hasattr(model, "losses") or not hasattr(model, "quantizer"):
+        if not isinstance(model, VQVAE):
             raise ConfigError(f"objective vqvae trains --model vqvae only, got a {type(model).__name__}")
         out = model.losses(x)
         b = x.shape[0]
@@ -57,23 +57,23 @@ class VQVAEObjective:
         self._restarted += int(out["restarted_codes"])
         return -out["loss"]
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        model = trainer.model
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        model = run.model
         if self._n:
             for name in _LOGGED:
                 record[f"train_{name}"] = self._sums.get(name, 0.0) / self._n
             record["train_recon_bits_per_dim"] = record["train_recon_nll"] / (model.data_dim * math.log(2))
             record["restarted_codes"] = self._restarted
         self._sums, self._n, self._restarted = {}, 0, 0
-        cfg = trainer.config
-        due = cfg.eval_every and (trainer.epoch % cfg.eval_every == 0 or trainer.epoch == cfg.epochs)
-        if trainer.test_data is not None and due:
-            metrics = model.evaluate_metrics(trainer.test_data.x, prior=False)
+        cfg = run.config
+        due = cfg.eval_every and (run.epoch % cfg.eval_every == 0 or run.epoch == cfg.epochs)
+        if run.test_data is not None and due:
+            metrics = model.evaluate_metrics(run.test_data.x, prior=False)
             record.update({f"test_{k}": v for k, v in metrics.items()})
 
-    def after_fit(self, trainer: Any) -> None:
+    def after_fit(self, run: TrainingRun) -> None:
         if self.config.prior_epochs:
-            fit_code_prior(trainer)
+            fit_code_prior(run)
 
 
 @torch.no_grad()
@@ -87,12 +87,12 @@ def encode_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> t
     return out
 
 
-def fit_code_prior(trainer: Any) -> None:
+def fit_code_prior(run: TrainingRun) -> None:
     """Stage 2: maximum-likelihood fit of ``model.prior`` to the code grids of the training set; one record per
     epoch (``prior_epoch``) with train and test nats per code, bits per dim, and the test ELBO under this prior."""
-    model, cfg = trainer.model, trainer.config
+    model, cfg = run.model, run.config
     prior = model.prior
-    codes = encode_codes(model, trainer.x)
+    codes = encode_codes(model, run.x)
     optimizer = torch.optim.Adam(prior.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 3)
     positions = codes[0].numel()
@@ -108,42 +108,35 @@ def fit_code_prior(trainer: Any) -> None:
             nll.mean().backward()
             optimizer.step()
             total += float(nll.detach().sum())
-            if trainer._stop_requested:
+            if run.stop_requested:
                 return
         if not math.isfinite(total):
             raise TrainingError(f"the PixelCNN prior's loss became non-finite at prior epoch {epoch}; try a lower --lr")
         record: dict[str, Any] = {
-            "epoch": trainer.epoch,
-            "step": trainer.step,
+            "epoch": run.epoch,
+            "step": run.step,
             "prior_epoch": epoch,
             "prior_train_nats_per_code": total / codes.shape[0] / positions,
             "prior_epoch_seconds": time.perf_counter() - start,
         }
-        if trainer.test_data is not None:
-            metrics = model.evaluate_metrics(trainer.test_data.x, prior=True)
+        if run.test_data is not None:
+            metrics = model.evaluate_metrics(run.test_data.x, prior=True)
             record.update({f"test_{k}": v for k, v in metrics.items() if "prior" in k})
         if epoch == cfg.prior_epochs and cfg.fid_every:  # samples from the fitted prior are only now meaningful
-            from aevb.metrics.fid import FIDCallback
-
-            for callback in trainer.callbacks:
+            for callback in run.callbacks:
                 if isinstance(callback, FIDCallback):
-                    callback.measure(trainer, record)
-        _log(trainer, record)
+                    callback.measure(run, record)
+        run.log(record, _prior_message(record))
     prior.eval()
     model.train()
 
 
-def _log(trainer: Any, record: dict[str, Any]) -> None:
-    trainer.history.append(record)
-    if trainer.config.progress:
-        msg = f"prior epoch {record['prior_epoch']:4d}  train {record['prior_train_nats_per_code']:.4f} nats/code"
-        if "test_prior_nats_per_code" in record:
-            msg += (
-                f"  test {record['test_prior_nats_per_code']:.4f} nats/code"
-                f" = {record['test_prior_bits_per_dim']:.4f} bits/dim"
-                f"  test ELBO {record['test_elbo_pixelcnn_prior']:.2f} nats"
-            )
-        print(msg, flush=True)
-    if trainer.run_dir is not None:
-        with open(trainer.run_dir / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+def _prior_message(record: dict[str, Any]) -> str:
+    msg = f"prior epoch {record['prior_epoch']:4d}  train {record['prior_train_nats_per_code']:.4f} nats/code"
+    if "test_prior_nats_per_code" in record:
+        msg += (
+            f"  test {record['test_prior_nats_per_code']:.4f} nats/code"
+            f" = {record['test_prior_bits_per_dim']:.4f} bits/dim"
+            f"  test ELBO {record['test_elbo_pixelcnn_prior']:.2f} nats"
+        )
+    return msg

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from aevb.training.methods import METHODS, Method
+from aevb.training.update import Method
 
 
-@METHODS.register("wake-sleep")
 class WakeSleep(Method):
     def step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
-        model = self.trainer.model
+        model = self.run.model
         with self.autocast():
             # Wake: the recognition model proposes z for real data; only the generative model learns from it.
             with torch.no_grad():

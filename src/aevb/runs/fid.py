@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aevb.data import load_dataset
 from aevb.errors import AevbError, ConfigError
+from aevb.metrics.classifier import accuracy, default_dir, save_classifier, train_classifier
+from aevb.metrics.fid import FEATURES, model_fid
+from aevb.runs.rundir import Run
 
 
 def fid_run(
@@ -17,20 +21,14 @@ def fid_run(
     seed: int = 0,
 ) -> dict[str, Any]:
     """FID between ``n`` samples of the run's model and ``n`` points of ``split``; the key names the extractor."""
-    from aevb.api import load, load_data, run_config
-    from aevb.metrics.fid import FEATURES, model_fid
-    from aevb.training.trainer import resolve_device
-
     if n < 2:
         raise ConfigError(f"-n must be >= 2 for a covariance, got {n}")
-    config = run_config(run_dir)
-    device = resolve_device(config.train.device)
-    model = load(run_dir, device=str(device))
-    data = load_data(config.train, split)
+    run = Run(run_dir)
+    data = run.data(split)
     # The aevb classifier is trained on (and named after) the run's training set.
-    train = load_data(config.train, "train") if features == "aevb_classifier" and not weights else data
-    extractor = FEATURES.get(features)(weights, train, device)
-    value = model_fid(model, data, extractor, n, seed)
+    train = run.data("train") if features == "aevb_classifier" and not weights else data
+    extractor = FEATURES.get(features)(weights, train, run.device)
+    value = model_fid(run.model, data, extractor, n, seed)
     return {extractor.key: value, "n": min(n, len(data)), "split": split, "features": extractor.name}
 
 
@@ -38,9 +36,6 @@ def train_fid_classifier(
     dataset: str, out: str = "", data_dir: str = "", epochs: int = 2, seed: int = 0
 ) -> dict[str, Any]:
     """Train the aevb FID classifier on ``dataset``'s train split and save it in ``out`` (default: the cache)."""
-    from aevb.data import load_dataset
-    from aevb.metrics.classifier import accuracy, default_dir, save_classifier, train_classifier
-
     train = load_dataset(dataset, split="train", data_dir=data_dir or None)
     clf = train_classifier(train, epochs=epochs, seed=seed, progress=True)
     info: dict[str, Any] = {"train_accuracy": accuracy(clf, train), "train_size": len(train), "epochs": epochs}

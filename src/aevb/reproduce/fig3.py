@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from aevb.errors import ConfigError
-from aevb.experiments.common import (
+from aevb.inference.marginal import NLL_ESTIMATORS
+from aevb.plots.common import pyplot, save_figure
+from aevb.reproduce.common import (
     Options,
     RunResult,
     epochs_for,
@@ -29,7 +31,7 @@ from aevb.experiments.common import (
     train_run,
     write_csv,
 )
-from aevb.plots.common import pyplot, save_figure
+from aevb.training.hooks import Hooks, TrainingRun
 
 METHODS_COMPARED = ("aevb", "wake-sleep", "mcem")
 N_TRAINS = (1000, 50000)
@@ -41,8 +43,6 @@ HMC_SAMPLES, IS_SAMPLES = 50, 1000  # the paper's 50 posterior samples for HMC; 
 def marginal_estimator(name: str) -> tuple[Any, int, str]:
     """The estimator ``name`` from :data:`aevb.inference.marginal.NLL_ESTIMATORS`, its sample count (the paper's 50
     posterior samples for HMC, K for importance sampling) and how the summary names it."""
-    from aevb.inference.marginal import NLL_ESTIMATORS
-
     estimator = NLL_ESTIMATORS.get(name)
     if name == "hmc":
         return estimator, HMC_SAMPLES, f"the HMC estimator of App. D ({HMC_SAMPLES} posterior samples)"
@@ -51,7 +51,7 @@ def marginal_estimator(name: str) -> tuple[Any, int, str]:
     return estimator, IS_SAMPLES, f"{name} (K = {IS_SAMPLES})"
 
 
-class MarginalProbe:
+class MarginalProbe(Hooks):
     """Trainer callback: at the chosen epochs (and the last) adds ``train_marginal`` and ``test_marginal``, the mean
     estimated log p(x) in nats over fixed training and test points, under a forked RNG (training is unaffected)."""
 
@@ -62,7 +62,7 @@ class MarginalProbe:
         self.x = {"train": x_train, "test": x_test}
         self.seed = seed
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainingRun, record: dict[str, Any]) -> None:
         if record["epoch"] not in self.epochs and trainer.epoch != trainer.config.epochs:
             return
         model = trainer.model

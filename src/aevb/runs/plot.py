@@ -1,11 +1,14 @@
 """``aevb plot RUN --kind ...``: every picture of a trained run, written into one folder.
 
+The pictures themselves are functions of (model, tensors) in :mod:`aevb.plots`; this module feeds them a run.
+
 Kinds are found through the :data:`PLOT_KINDS` registry; each takes a :class:`PlotContext` (the model, the data of
 one split, the run directory) and returns the paths it wrote.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,14 @@ from torch import nn
 
 from aevb.data import TensorData
 from aevb.errors import ConfigError
+from aevb.models.protocols import ConditionalModel
+from aevb.plots.common import fixed_z, latent_dim_of
+from aevb.plots.curves import read_metrics, training_curves
+from aevb.plots.grids import encode_mean, interpolation_grid, manifold_grid, recon_grid, sample_grid
+from aevb.plots.scatter import latent_scatter
+from aevb.plots.traversal import latent_traversal, save_traversal
 from aevb.registry import Registry
+from aevb.runs.rundir import Run
 
 PLOT_KINDS: Registry[Callable[[PlotContext], list[Path]]] = Registry("plot kind")
 
@@ -28,43 +38,30 @@ class PlotContext:
     split: str = "test"
     limit: int = 2000  # datapoints used by the scatter
     projection: str = "auto"
-    _model: nn.Module | None = None
-    _data: TensorData | None = None
+
+    @functools.cached_property
+    def run(self) -> Run:
+        return Run(self.run_dir)
 
     @property
     def model(self) -> nn.Module:
-        if self._model is None:
-            from aevb.api import load, run_config
-            from aevb.training.trainer import resolve_device
-
-            self._model = load(self.run_dir, device=str(resolve_device(run_config(self.run_dir).train.device)))
-        return self._model
+        return self.run.model
 
     @property
     def data(self) -> TensorData:
-        if self._data is None:
-            from aevb.api import load_data, run_config
-
-            self._data = load_data(run_config(self.run_dir).train, self.split)
-        return self._data
+        return self.run.data(self.split)
 
     def points(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """``n`` datapoints evenly spaced over the split (some splits are stored grouped by class): x, context, y."""
-        from aevb.training.trainer import labels_to_context
-
-        data = self.data.spread(n)
-        return data.x, labels_to_context(self.model, data.y), data.y
+        """``n`` datapoints evenly spaced over the split: x, context, labels."""
+        return self.run.points(self.split, n)
 
     def unconditional(self, kind: str) -> None:
-        if getattr(self.model, "make_context", None) is not None:
+        if isinstance(self.model, ConditionalModel):
             raise ConfigError(f"--kind {kind} draws from p(z) and is not available for conditional models")
 
 
 @PLOT_KINDS.register("scatter")
 def _scatter(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.grids import encode_mean
-    from aevb.plots.scatter import latent_scatter
-
     x, context, labels = ctx.points(ctx.limit)
     means = encode_mean(ctx.model, x, context)
     return [latent_scatter(means, labels, ctx.out_dir / "scatter.png", method=ctx.projection, seed=ctx.seed)]
@@ -72,25 +69,18 @@ def _scatter(ctx: PlotContext) -> list[Path]:
 
 @PLOT_KINDS.register("samples")
 def _samples(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.common import fixed_z
-    from aevb.plots.grids import sample_grid
-
     ctx.unconditional("samples")
     return [sample_grid(ctx.model, fixed_z(ctx.model, ctx.run_dir, ctx.seed), ctx.out_dir / "samples.png")]
 
 
 @PLOT_KINDS.register("recon")
 def _recon(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.grids import recon_grid
-
     x, context, _ = ctx.points(32)
     return [recon_grid(ctx.model, x, ctx.out_dir / "recon.png", context)]
 
 
 @PLOT_KINDS.register("interp")
 def _interp(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.grids import interpolation_grid
-
     ctx.unconditional("interp")
     n = min(8, len(ctx.data) // 2 * 2)
     x = ctx.data.x[torch.randperm(len(ctx.data), generator=torch.Generator().manual_seed(ctx.seed))[:n]]
@@ -99,8 +89,6 @@ def _interp(ctx: PlotContext) -> list[Path]:
 
 @PLOT_KINDS.register("traverse")
 def _traverse(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.traversal import latent_traversal, save_traversal
-
     x, context, _ = ctx.points(1)
     images = latent_traversal(ctx.model, x, context, dims=32)
     return [save_traversal(images, ctx.model.event_shape, ctx.out_dir / "traverse.png")]
@@ -108,9 +96,6 @@ def _traverse(ctx: PlotContext) -> list[Path]:
 
 @PLOT_KINDS.register("manifold")
 def _manifold(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.common import latent_dim_of
-    from aevb.plots.grids import manifold_grid
-
     ctx.unconditional("manifold")
     if latent_dim_of(ctx.model) != 2:
         return []  # only a 2-D latent space is a manifold one can tile; `all` skips it for other models
@@ -119,8 +104,6 @@ def _manifold(ctx: PlotContext) -> list[Path]:
 
 @PLOT_KINDS.register("curves")
 def _curves(ctx: PlotContext) -> list[Path]:
-    from aevb.plots.curves import read_metrics, training_curves
-
     return [training_curves(read_metrics(ctx.run_dir), ctx.out_dir / "curves.png", title=ctx.run_dir.name)]
 
 
@@ -147,7 +130,7 @@ def plot_run(
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in names:
-        conditional = getattr(ctx.model, "make_context", None) is not None
+        conditional = isinstance(ctx.model, ConditionalModel)
         if everything and conditional and name in ("samples", "interp", "manifold"):
             continue  # pictures drawn from p(z) need a label per sample; `all` leaves them out
         paths += PLOT_KINDS.get(name)(ctx)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from aevb.experiments.common import (
+from aevb.errors import ConfigError
+from aevb.plots.common import pyplot, save_figure
+from aevb.reproduce.common import (
     Options,
     RunResult,
     epochs_for,
@@ -19,7 +21,6 @@ from aevb.experiments.common import (
     train_run,
     write_csv,
 )
-from aevb.plots.common import pyplot, save_figure
 
 METHODS_COMPARED = ("aevb", "wake-sleep")
 PANELS = (  # (dataset option, title, paper latent sizes, hidden units, likelihood)
@@ -66,8 +67,6 @@ def run(opts: Options, out: Path) -> Path:
 
 
 def raise_no_panels(opts: Options) -> None:
-    from aevb.errors import ConfigError
-
     raise ConfigError(f"--nz {opts.nz} matches none of the paper's sizes: MNIST 3,5,10,20,200; Frey Face 2,5,10,20")
 
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aevb.experiments import fig2, fig3, fig45
-from aevb.experiments.common import Options
 from aevb.registry import Registry
+from aevb.reproduce import fig2, fig3, fig45
+from aevb.reproduce.common import Options
 
 EXPERIMENTS: Registry[Callable[[Options, Path], Path]] = Registry("experiment")
 EXPERIMENTS.register("fig2")(fig2.run)

@@ -12,7 +12,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from aevb.experiments.common import (
+from aevb.errors import ConfigError
+from aevb.io import load_model
+from aevb.plots.common import fixed_z, pyplot, save_figure
+from aevb.plots.grids import manifold_grid, sample_grid
+from aevb.reproduce.common import (
     Options,
     RunResult,
     epochs_for,
@@ -24,9 +28,6 @@ from aevb.experiments.common import (
     train_run,
     write_csv,
 )
-from aevb.io import load_model
-from aevb.plots.common import fixed_z, pyplot, save_figure
-from aevb.plots.grids import manifold_grid, sample_grid
 
 FIG4_PANELS = (("frey", "Frey Face", 200, "gaussian"), ("mnist", "MNIST", 500, "bernoulli"))
 FIG5_SIZES = [2, 5, 10, 20]
@@ -110,8 +111,6 @@ def run_fig5(opts: Options, out: Path) -> Path:
     budget = opts.budget or FIG5_BUDGET
     nzs = opts.latent_sizes(FIG5_SIZES)
     if not nzs:
-        from aevb.errors import ConfigError
-
         raise ConfigError(f"--nz {opts.nz} matches none of fig5's latent sizes 2, 5, 10, 20")
     train, test = load_pair(opts.mnist, opts)
     epochs = epochs_for(budget, len(train))

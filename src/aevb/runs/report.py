@@ -16,6 +16,9 @@ from typing import Any
 
 from aevb.atomic import write_text_atomic
 from aevb.errors import AevbError, ConfigError
+from aevb.plots.curves import read_metrics
+from aevb.runs.plot import plot_run
+from aevb.runs.tasks import evaluate_run
 
 # Pictures shown in the report, in order, with a caption each (kinds of aevb.plots.run.PLOT_KINDS).
 SECTIONS = (
@@ -77,9 +80,6 @@ def metrics_table(records: list[dict[str, Any]], max_rows: int = 60) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, nll_samples: int = 0) -> Path:
     """Write the HTML report of ``run_dir`` to ``out`` (default ``run_dir/report.html``) and return its path."""
-    from aevb.plots.curves import read_metrics
-    from aevb.plots.run import plot_run
-
     run_dir = Path(run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
@@ -93,8 +93,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, nll_samples
         "−log p(x) is lower-is-better.</p>"
     )
     if nll_samples:
-        from aevb.api import evaluate_run
-
         ev = evaluate_run(run_dir, nll_samples=nll_samples)
         body.append("<h2>Test evaluation</h2>")
         body.append(

@@ -1,42 +1,38 @@
-"""High-level functions behind the CLI, usable from Python: train from a config, and work with run directories.
+"""What the commands do with a run directory: train into it, evaluate, sample, reconstruct, encode, traverse.
 
-A run directory holds ``config.toml``, ``model.safetensors`` + ``model.json``, ``metrics.jsonl`` and
-``checkpoints/``.
+Each function opens the run (:class:`~aevb.runs.rundir.Run`) and calls the library's functions of (model, tensors).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from aevb.config import Config, TrainConfig, load_config
-from aevb.data import TensorData, load_dataset
+from aevb.config import Config, ModelConfig, TrainConfig
+from aevb.data import TensorData
 from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
-from aevb.images import save_grid, to_images
-from aevb.io import load_model
 from aevb.likelihoods import Decoder
 from aevb.models import build_model
-from aevb.training.trainer import FitResult, Trainer, labels_to_context, resolve_device
-
-
-def load(run_dir: str | Path, device: str = "cpu") -> nn.Module:
-    """The trained model of a run directory (weights from safetensors; nothing is unpickled)."""
-    return load_model(run_dir, device)
-
-
-def load_data(train: TrainConfig, split: str) -> TensorData:
-    return load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
+from aevb.models.protocols import ConditionalModel, GenerativeModel
+from aevb.plots.png import save_grid, to_images
+from aevb.plots.traversal import latent_traversal, save_traversal
+from aevb.runs.rundir import Run, load, load_data
+from aevb.training.components import check_names
+from aevb.training.methods import METHODS
+from aevb.training.trainer import FitResult, Trainer
 
 
 def train_from_config(config: Config, resume: bool = False) -> FitResult:
     """Build the model and data ``config`` describes and train it, writing the run directory ``train.out``."""
-    cfg = config.validate().train
+    cfg = check_names(config).train  # every registry name, before any data are read
     if not cfg.out:
         raise ConfigError("train.out (--out) is required: the run directory to write")
     run_dir = Path(cfg.out)
@@ -61,27 +57,10 @@ def train_from_config(config: Config, resume: bool = False) -> FitResult:
 
 
 def _init_output_bias_from_data(model: nn.Module, train: TensorData) -> None:
-    decoder = getattr(model, "decoder", None)
+    decoder = model.decoder if isinstance(model, GenerativeModel) else None
     if not isinstance(decoder, Decoder):
         raise ConfigError(f"data_bias: model {type(model).__name__} has no decoder p(x|z) whose bias could be set")
     decoder.init_output_bias_(train.x.float().mean(0))
-
-
-def run_config(run_dir: str | Path) -> Config:
-    path = Path(run_dir) / "config.toml"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a run directory: config.toml is missing")
-    return load_config(path)
-
-
-def _run_model_and_data(run_dir: str | Path, split: str, limit: int = 0) -> tuple[nn.Module, TensorData]:
-    config = run_config(run_dir)
-    device = resolve_device(config.train.device)
-    model = load(run_dir, device=str(device))
-    data = load_data(config.train, split)
-    if limit:  # evenly spaced: some splits are stored grouped by class, so the first N can be one digit
-        data = data.spread(limit)
-    return model, data
 
 
 def evaluate_run(
@@ -102,23 +81,19 @@ def evaluate_run(
     :func:`aevb.evaluation.evaluate`."""
     if nll_samples < 0 or elbo_samples < 1 or batch_size < 1:
         raise ConfigError("need nll_samples >= 0, elbo_samples >= 1 and batch_size >= 1")
-    from aevb.training.methods import METHODS
-
-    method = run_config(run_dir).train.method
+    run = Run(run_dir)
+    method = run.config.train.method
     if estimator == "is" and nll_samples and not METHODS.get(method).trains_encoder:
-        import warnings
-
         # Still a valid (stochastic) lower bound, but with an untrained proposal it says little about log p(x).
         warnings.warn(
             f"this run was trained with method {method!r}, which learns no encoder: importance sampling with the "
             "untrained encoder as proposal badly underestimates log p(x); use --estimator hmc",
             stacklevel=2,
         )
-    model, data = _run_model_and_data(run_dir, split, limit)
-    context = labels_to_context(model, data.y)
+    x, context, _ = run.points(split, limit)
     return evaluate(
-        model,
-        data.x,
+        run.model,
+        x,
         context=context,
         elbo_samples=elbo_samples,
         nll_samples=nll_samples,
@@ -139,7 +114,7 @@ def sample_run(
     model = load(run_dir)
     torch.manual_seed(seed)
     context = None
-    if hasattr(model, "make_context"):
+    if isinstance(model, ConditionalModel):
         if label is None:
             context = model.make_context(torch.arange(n) % model.num_classes)
         else:
@@ -156,10 +131,11 @@ def reconstruct_run(
 ) -> Path:
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
-    model, data = _run_model_and_data(run_dir, split)
-    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
-    x = data.x[idx]
-    context = labels_to_context(model, None if data.y is None else data.y[idx])
+    run = Run(run_dir)
+    x, context, _ = run.points(split)
+    idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    x, context = x[idx], None if context is None else context[idx]
+    model = run.model
     recon = model.reconstruct(x, context)
     nrow = min(n, 16)
     pairs = []
@@ -171,12 +147,12 @@ def reconstruct_run(
 
 @torch.no_grad()
 def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "latents.npz", limit: int = 0) -> Path:
-    model, data = _run_model_and_data(run_dir, split, limit)
-    context = labels_to_context(model, data.y)
-    q = model.encode(data.x, context)
+    run = Run(run_dir)
+    x, context, labels = run.points(split, limit)
+    q = run.model.encode(x, context)
     arrays = {"mean": q.mean.numpy(), "stddev": q.stddev.numpy()}
-    if data.y is not None:
-        arrays["labels"] = data.y.numpy()
+    if labels is not None:
+        arrays["labels"] = labels.numpy()
     out = Path(out)
     np.savez(out, **arrays)
     return out
@@ -184,10 +160,6 @@ def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "late
 
 def run_demo(out: str | Path = "runs/demo", epochs: int = 30, progress: bool = True) -> dict:
     """Train the 784-400-20 ReLU VAE on the 5,000-digit MNIST sample (offline), then write pictures and metrics."""
-    import time
-
-    from aevb.config import ModelConfig
-
     out = Path(out)
     if (out / "checkpoints").exists():
         raise ConfigError(f"{out} already holds a run; remove it or pass --out elsewhere (nothing was changed)")
@@ -224,3 +196,23 @@ def run_demo(out: str | Path = "runs/demo", epochs: int = 30, progress: bool = T
         f"  pictures:  {samples}, {recon}\n  metrics:   {out / 'metrics.json'}, {out / 'metrics.jsonl'}"
     )
     return metrics
+
+
+def traverse_run(
+    run_dir: str | Path,
+    index: int = 0,
+    split: str = "test",
+    out: str | Path = "traversal.png",
+    span: float = 3.0,
+    steps: int = 9,
+    dims: int = 0,
+) -> Path:
+    """``aevb traverse RUN``: the latent traversal (:func:`aevb.plots.traversal.latent_traversal`) of datapoint
+    ``index`` of ``split`` of the run's dataset."""
+    run = Run(run_dir)
+    x, context, _ = run.points(split)
+    if not 0 <= index < x.shape[0]:
+        raise ConfigError(f"--index must be in 0..{x.shape[0] - 1} for the {split!r} split, got {index}")
+    context = None if context is None else context[index : index + 1]
+    images = latent_traversal(run.model, x[index : index + 1], context, span, steps, dims)
+    return save_traversal(images, run.model.event_shape, out)

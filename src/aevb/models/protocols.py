@@ -1,0 +1,75 @@
+"""What a model can do, declared as :class:`typing.Protocol`\\ s instead of probed with ``hasattr``.
+
+- :class:`GenerativeModel`: every model — ``event_shape``, a ``decoder`` (network + likelihood family), ``sample``
+  and ``reconstruct``; the VQ-VAE is one and nothing more.
+- :class:`BoundModel`: a latent-variable model with a variational bound: ``encode`` (q_φ(z|x)), ``decode``
+  (p_θ(x|z)), ``prior_distribution`` (p(z)) and ``terms``, the per-sample log densities every estimator reads.
+  ``terms`` takes a precomputed ``posterior``, so the IS evaluator encodes a block of datapoints once and draws many
+  chunks of samples from it.
+- :class:`ConditionalModel`: a model whose distributions see a context c built from labels (the CVAE).
+
+The checks are ``isinstance(model, BoundModel)``; the protocols are ``runtime_checkable``, so the methods must exist
+(signatures are the type checker's job).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import torch
+from torch.distributions import Distribution
+
+from aevb.errors import DataError
+
+if TYPE_CHECKING:
+    from aevb.config import ModelConfig
+    from aevb.estimators import Terms
+    from aevb.likelihoods import Decoder
+
+
+@runtime_checkable
+class GenerativeModel(Protocol):
+    event_shape: tuple[int, ...]
+    decoder: Decoder
+    config: ModelConfig | None
+
+    def sample(self, n: int, context: torch.Tensor | None = None, mean: bool = True) -> torch.Tensor: ...
+
+    def reconstruct(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class BoundModel(GenerativeModel, Protocol):
+    latent_dim: int  # the width of the latent layer that ``encode`` returns and ``decode`` reads
+
+    def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution: ...
+
+    def decode(self, z: torch.Tensor, context: torch.Tensor | None = None) -> Distribution: ...
+
+    def prior_distribution(self, context: torch.Tensor | None = None) -> Distribution: ...
+
+    def terms(
+        self,
+        x: torch.Tensor,
+        num_samples: int = 1,
+        context: torch.Tensor | None = None,
+        posterior: Distribution | None = None,
+    ) -> Terms: ...
+
+
+@runtime_checkable
+class ConditionalModel(Protocol):
+    num_classes: int
+
+    def make_context(self, y: torch.Tensor) -> torch.Tensor: ...
+
+    def label_context(self, label: int, n: int, device: torch.device | None = None) -> torch.Tensor: ...
+
+
+def labels_to_context(model: object, y: torch.Tensor | None) -> torch.Tensor | None:
+    """A conditional model's context for labels ``y`` (``model.make_context``); other models take none."""
+    if not isinstance(model, ConditionalModel):
+        return None
+    if y is None:
+        raise DataError("this model is conditional and needs labels, but the dataset has none")
+    return model.make_context(y)

@@ -1,0 +1,35 @@
+"""Run directories: the one part of aevb that reads and writes them (open a run, load its model and data,
+train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FID)."""
+
+from aevb.runs.fid import fid_run, train_fid_classifier
+from aevb.runs.plot import PLOT_KINDS, plot_run
+from aevb.runs.report import write_report
+from aevb.runs.rundir import Run, load, load_data, run_config
+from aevb.runs.tasks import (
+    encode_run,
+    evaluate_run,
+    reconstruct_run,
+    run_demo,
+    sample_run,
+    train_from_config,
+    traverse_run,
+)
+
+__all__ = [
+    "PLOT_KINDS",
+    "Run",
+    "encode_run",
+    "evaluate_run",
+    "fid_run",
+    "load",
+    "load_data",
+    "plot_run",
+    "reconstruct_run",
+    "run_config",
+    "run_demo",
+    "sample_run",
+    "train_fid_classifier",
+    "train_from_config",
+    "traverse_run",
+    "write_report",
+]

@@ -1,0 +1,65 @@
+"""A run directory: ``config.toml``, ``model.safetensors`` + ``model.json``, ``metrics.jsonl``, ``checkpoints/``.
+
+:class:`Run` opens one and hands out what the commands need — its config, its trained model on the configured
+device, the data of a split and evenly spaced datapoints with their contexts. Every other module of the library
+works on (model, tensors); only :mod:`aevb.runs` reads and writes run directories.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from aevb.config import Config, TrainConfig, load_config
+from aevb.data import TensorData, load_dataset
+from aevb.errors import ConfigError
+from aevb.io import load_model
+from aevb.models.protocols import labels_to_context
+from aevb.runtime import resolve_device
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> nn.Module:
+    """The trained model of a run directory (weights from safetensors; nothing is unpickled)."""
+    return load_model(run_dir, device)
+
+
+def load_data(train: TrainConfig, split: str) -> TensorData:
+    """Split ``split`` of the dataset a run's ``[train]`` section names."""
+    return load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
+
+
+def run_config(run_dir: str | Path) -> Config:
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run directory: config.toml is missing")
+    return load_config(path)
+
+
+class Run:
+    """An opened run directory; the model and each split are loaded on first use and kept."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.dir = Path(run_dir)
+        self.config = run_config(self.dir)
+        self.device = resolve_device(self.config.train.device)
+
+    @functools.cached_property
+    def model(self) -> nn.Module:
+        return load(self.dir, device=str(self.device))
+
+    @functools.cache  # noqa: B019 - one Run per command; the cache lives as long as it
+    def data(self, split: str = "test") -> TensorData:
+        return load_data(self.config.train, split)
+
+    def points(
+        self, split: str, n: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``n`` datapoints evenly spaced over ``split`` (all for n = 0): x, the model's context, the labels. Evenly
+        spaced because several splits are stored grouped by class, so the first n can be one digit."""
+        data = self.data(split)
+        if n:
+            data = data.spread(n)
+        return data.x, labels_to_context(self.model, data.y), data.y
