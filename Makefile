@@ -24,7 +24,7 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/aevb demo --out $(DEMO_OUT)
+	$(VENV)/bin/aevb demo --out $(DEMO_OUT) --overwrite
 
 test: $(VENV)/.dev-installed
 	@# The HTML report test renders the page in headless Chromium; install it where we can (root + Debian),

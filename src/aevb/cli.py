@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from aevb.config import PRECISIONS, Config, ModelConfig, TrainConfig, field_types, load_toml
+from aevb.config import PRECISIONS, Config, ModelConfig, TrainConfig, field_help, field_types, load_toml
 from aevb.data import list_datasets
 from aevb.errors import AevbError, ConfigError
 from aevb.inference.marginal import NLL_ESTIMATORS
@@ -30,6 +30,7 @@ from aevb.runs import (
     traverse_run,
     write_report,
 )
+from aevb.training.components import allowed_names
 from aevb.training.distributed import env_world
 from aevb.version import __version__
 
@@ -48,20 +49,56 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# The flag groups of `aevb train --help`, in order; each config field names its group (aevb.config).
+FLAG_GROUPS = ("model", "data", "objective", "optimizer", "run", "evaluation")
+
+
+def _default_text(default: Any) -> str:
+    if default is None:
+        return "auto"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, list):
+        return ",".join(map(str, default)) or "none"
+    return repr(default) if isinstance(default, str) else str(default)
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, grouped, each with its description, allowed values and default."""
+    groups = {g: parser.add_argument_group(f"{g} (TOML: {_section_of(g)})") for g in FLAG_GROUPS}
     for section, cls in SECTIONS.items():
-        group = parser.add_argument_group(f"[{section}] (TOML section)")
         defaults = cls()
+        helps = field_help(cls)
         for name, typ in field_types(cls).items():
+            group, text = helps[name]
             default = getattr(defaults, name)
-            metavar = "N,N,..." if isinstance(default, list) else typ.__name__.upper()
-            group.add_argument(
+            allowed = allowed_names(section, name)
+            if allowed:
+                text += f"; one of: {', '.join(allowed)}"
+            switch = typ is bool or default is None
+            metavar = "N,N,..." if isinstance(default, list) else "BOOL" if switch else typ.__name__.upper()
+            groups[group].add_argument(
                 _flag(name),
                 dest=f"{section}.{name}",
                 default=argparse.SUPPRESS,
                 metavar=metavar,
-                help=f"default: {default!r}",
+                # a bare switch means true: --compile is --compile true (as for aevb evaluate --compile)
+                nargs="?" if switch else None,
+                const="true" if switch else None,
+                help=f"{text} (default: {_default_text(default)})",
             )
+
+
+def _section_of(group: str) -> str:
+    return "[model]" if group == "model" else "[train]"
+
+
+def _boolean(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def _config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Config:
@@ -94,7 +131,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif args.preset:
         base = preset(args.preset)  # --config and flags override it
     config = _config_from_args(args, base)
-    result = train_from_config(config, resume=args.resume)
+    result = train_from_config(config, resume=args.resume, overwrite=args.overwrite)
     code = 130 if result.interrupted else 0
     if env_world()[1] > 1:
         # Under torchrun every file is written and the process group is gone by now, but C++ static destructors at
@@ -172,7 +209,12 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     path = reconstruct_run(args.run, split=args.split, n=args.n, out=args.out, seed=args.seed)
-    print(f"wrote {path} (top rows: data, bottom rows: reconstructions)")
+    layout = {
+        ".png": "each row of data is followed by a row of its reconstructions",
+        ".csv": "one line per datapoint and one per reconstruction, column kind",
+        ".npy": "array [2, n, ...]: data, reconstructions",
+    }
+    print(f"wrote {path} ({layout[path.suffix.lower()]})")
     return 0
 
 
@@ -196,11 +238,21 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     kinds = [k for k in args.kind.replace(",", " ").split() if k]
+    skipped: list[str] = []
     paths = plot_run(
-        args.run, kinds, args.out, split=args.split, limit=args.limit, projection=args.projection, seed=args.seed
+        args.run,
+        kinds,
+        args.out,
+        split=args.split,
+        limit=args.limit,
+        projection=args.projection,
+        seed=args.seed,
+        skipped=skipped,
     )
     for path in paths:
         print(f"wrote {path}")
+    for note in skipped:
+        print(f"skipped {note}")
     return 0
 
 
@@ -234,7 +286,7 @@ def cmd_fid_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    run_demo(args.out, epochs=args.epochs, progress=not args.quiet)
+    run_demo(args.out, epochs=args.epochs, progress=not args.quiet, overwrite=args.overwrite)
     return 0
 
 
@@ -248,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML file with [model] and [train] sections")
     p.add_argument("--preset", help=f"start from a named configuration (aevb.presets: {', '.join(sorted(PRESETS))})")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace a run that --out already holds")
     _add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
@@ -278,8 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--compile",
-        action="store_true",
-        help="torch.compile the importance-sampling chunks (faster for large K; compiles for some seconds first)",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_boolean,
+        metavar="BOOL",
+        help="torch.compile the importance-sampling chunks (faster for large K; compiles for some seconds first); "
+        "a bare --compile means true, as for aevb train",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -288,7 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw z ~ p(z) and write a grid of decoded samples")
     p.add_argument("run")
     p.add_argument("-n", type=int, default=64)
-    p.add_argument("--out", default="samples.png")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="samples.png (a grid of images) or .csv/.npy rows; default: png for images, else csv",
+    )
     p.add_argument(
         "--label", type=int, default=None, help="conditional models: draw this class (e.g. 2); default: cycle classes"
     )
@@ -299,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--index", type=int, default=0, help="which datapoint of --split")
     p.add_argument("--split", default="test")
-    p.add_argument("--out", default="traversal.png")
+    p.add_argument("--out", default=None, help="a .png (images), or .csv/.npy rows (default: traversal.png or .csv)")
     p.add_argument("--span", type=float, default=3.0, help="offsets −span..span added to the posterior mean")
     p.add_argument("--steps", type=int, default=9)
     p.add_argument("--dims", type=int, default=0, help="first N latent dimensions only (0: all)")
@@ -309,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--split", default="test")
     p.add_argument("-n", type=int, default=16)
-    p.add_argument("--out", default="recon.png")
+    p.add_argument(
+        "--out", default=None, help="recon.png (a grid of images) or .csv/.npy rows; default: png for images, else csv"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_reconstruct)
 
@@ -387,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train on the offline MNIST sample and write pictures and metrics")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo run in --out")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
     return parser

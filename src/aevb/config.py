@@ -39,6 +39,19 @@ def _choice(name: str, value: Any, allowed: typing.Iterable[Any]) -> None:
         raise ConfigError(f"{name} = {value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
 
 
+def _f(default: Any, group: str, help: str) -> Any:
+    """A config field with its one-line description and its group (``aevb train --help`` shows both)."""
+    metadata = {"group": group, "help": help}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def field_help(cls: type) -> dict[str, tuple[str, str]]:
+    """``{field name: (group, one-line description)}`` of a config section."""
+    return {f.name: (f.metadata["group"], f.metadata["help"]) for f in dataclasses.fields(cls)}
+
+
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     ok = value >= 0 if allow_zero else value > 0
     if not ok:
@@ -49,37 +62,39 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
 class ModelConfig:
     """What is built: a prior × posterior × likelihood, with the networks that parameterize them."""
 
-    model: str = "vae"  # registry name, see ``aevb.MODELS``
-    latent_dim: int = 20
-    hidden: list[int] = field(default_factory=lambda: [400])  # widths of the hidden layers of encoder and decoder
-    activation: str = "relu"
-    arch: str = "mlp"
-    posterior: str = "diagonal"
-    likelihood: str = "bernoulli"
-    squash_mean: bool = True  # Gaussian likelihood: mean = sigmoid(·), for data in [0, 1]
-    min_variance: float = 1e-4  # Gaussian likelihood: variance floor
-    init_std: float = 0.0  # > 0: draw all parameters from N(0, init_std²) as the paper did (0.01); 0: see ``init``
-    init: str = "pytorch"  # "pytorch" (the layers' defaults) or "glorot" (Burda et al.'s IWAE code); aevb.nets.INITS
-    # Bernoulli MLP decoder: start its output bias at logit(clamp(mean of the training x, 0.001, 0.999)), so the first
-    # steps model the pixel marginals (Burda et al.'s IWAE code); applied when a run starts, not on resume
-    data_bias: bool = False
-    # deep-vae: widths of the stochastic layers h¹..h^L (empty: one layer of latent_dim); the networks between
-    # consecutive stochastic layers have hidden widths upper_hidden (empty: same as hidden)
-    latent_dims: list[int] = field(default_factory=list)
-    upper_hidden: list[int] = field(default_factory=list)
-    # cvae: labels 0..num_classes−1 become one-hot contexts; the prior p(z|c) is "standard" N(0, I) or "learned"
-    num_classes: int = 10
-    conditional_prior: str = "standard"
-    # vqvae (van den Oord et al. 2017): K codes of dimension D, commitment β, EMA codebook (decay γ), dead-code
-    # restart below this many assignments per step (running average; 0: off); gated PixelCNN prior width and depth
-    codebook_size: int = 128
-    code_dim: int = 32
-    commitment: float = 0.25
-    ema: bool = False
-    ema_decay: float = 0.99
-    dead_code: float = 1.0
-    prior_channels: int = 64
-    prior_layers: int = 8
+    model: str = _f("vae", "model", "which model to build")
+    latent_dim: int = _f(20, "model", "width of the latent code z (the paper's Nz)")
+    hidden: list[int] = _f([400], "model", "widths of the encoder's hidden layers (the decoder mirrors them)")
+    activation: str = _f("relu", "model", "nonlinearity of the hidden layers")
+    arch: str = _f("mlp", "model", "network architecture of encoder and decoder (conv: one stride-2 conv per width)")
+    posterior: str = _f("diagonal", "model", "family of q(z|x): diagonal or full-covariance Gaussian")
+    likelihood: str = _f("bernoulli", "model", "family of p(x|z): Bernoulli (data in [0, 1]) or Gaussian (real data)")
+    squash_mean: bool | None = _f(
+        None,
+        "model",
+        "Gaussian likelihood: mean = sigmoid(·), for data in [0, 1]; auto: on when the training data lie in [0, 1]",
+    )
+    min_variance: float = _f(1e-4, "model", "Gaussian likelihood: floor of the learned variance")
+    init_std: float = _f(0.0, "model", "> 0: draw every parameter from N(0, init_std²), as the paper (0.01); 0: --init")
+    init: str = _f("pytorch", "model", "initialization: pytorch (the layers' defaults) or glorot (Burda et al.'s code)")
+    data_bias: bool = _f(
+        False,
+        "model",
+        "start the Bernoulli MLP decoder's output bias at the training pixel logits (Burda et al.'s code); at the "
+        "start of a run, not on resume",
+    )
+    latent_dims: list[int] = _f([], "model", "deep-vae: widths of the stochastic layers h1..hL (empty: latent_dim)")
+    upper_hidden: list[int] = _f([], "model", "deep-vae: hidden widths between stochastic layers (empty: hidden)")
+    num_classes: int = _f(10, "model", "cvae: labels 0..num_classes-1 become one-hot contexts")
+    conditional_prior: str = _f("standard", "model", "cvae: p(z|c) standard N(0, I) or learned N(mu(c), sigma(c)²)")
+    codebook_size: int = _f(128, "model", "vqvae: number of codes K")
+    code_dim: int = _f(32, "model", "vqvae: dimension D of each code")
+    commitment: float = _f(0.25, "model", "vqvae: commitment weight beta of eq. 3")
+    ema: bool = _f(False, "model", "vqvae: learn the codebook by exponential moving averages")
+    ema_decay: float = _f(0.99, "model", "vqvae: EMA decay gamma")
+    dead_code: float = _f(1.0, "model", "vqvae: restart codes used less than this often per step (0: never)")
+    prior_channels: int = _f(64, "model", "vqvae: channels of the gated PixelCNN prior")
+    prior_layers: int = _f(8, "model", "vqvae: layers of the gated PixelCNN prior")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -122,50 +137,45 @@ class ModelConfig:
 class TrainConfig:
     """How the model is fitted, on what, and where the run goes."""
 
-    dataset: str = "mnist-sample"  # a registered dataset name or a path to user data (.npy/.npz/.csv/image folder)
-    data_dir: str = ""  # where dataset files live; empty: $AEVB_DATA_DIR, then ~/.cache/aevb
-    download: bool = True
-    test_split: str = "test"
-    epochs: int = 10
-    batch_size: int = 100  # the paper's minibatch M
-    samples: int = 1  # the paper's L: posterior samples per datapoint (the IWAE bound's k)
-    # how parameters are fitted: "aevb" (SGVB), "wake-sleep" or "mcem" (the baselines; see aevb.training.methods)
-    method: str = "aevb"
-    objective: str = "elbo"
-    estimator: str = "B"  # SGVB estimator: A (Monte Carlo KL) or B (analytic KL)
-    beta: float = 1.0
-    warmup_steps: int = 0  # KL warm-up: β rises linearly from 0 to beta over this many steps (0: no warm-up)
-    free_bits: float = 0.0  # free bits λ (nats per latent dimension; needs estimator B and a diagonal posterior)
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # "iwae": Burda et al.'s 3^i-epoch passes at lr·10^(−i/7) (aevb.training.schedules)
-    weight_decay: float = 0.0
-    # Adam/AdamW: (β₁, β₂) and ε, per-datapoint loss scale (the loss is a mean over the minibatch)
-    betas: list[float] = field(default_factory=lambda: list(ADAM_BETAS))
-    eps: float = ADAM_EPS
-    param_prior: bool = False  # add −log N(θ; 0, I)/N_train to the per-datapoint loss (the paper's parameter prior)
-    seed: int = 0
-    eval_every: int = 1  # epochs between evaluations on the test split (0: never)
-    eval_samples: int = 1  # posterior samples for the test ELBO
-    checkpoint_every: int = 1  # epochs between checkpoints (0: only at the end)
-    checkpoint_steps: int = 0  # also checkpoint every N optimizer steps, mid-epoch (0: off); resume is exact either way
-    compile: bool = False  # torch.compile the training step (sgvb method); pays a compile time once per run
-    precision: str = "fp32"
-    device: str = "auto"
-    progress: bool = True
-    out: str = ""  # run directory
-    # epochs after which pictures/samples_epochNNNN.png (from a fixed z) and recon_epochNNNN.png are written (and the
-    # last epoch); empty: none
-    picture_epochs: list[int] = field(default_factory=lambda: [1, 5, 10, 20, 50, 100, 200, 500, 1000])
-    terms_points: int = 1000  # log the ELBO's reconstruction term and KL on this many train/test points (0: off)
-    prior_epochs: int = 0  # vqvae: after training, fit the PixelCNN prior over code grids for this many epochs
-    # FID every N epochs (0: never) with a feature extractor from aevb.metrics.FEATURES ("aevb_classifier": a small
-    # classifier aevb trains on the dataset, cached in fid_weights or the data dir; "inception": needs fid_weights,
-    # the standard FID Inception weights file); fid_samples model samples against as many test points
-    fid_every: int = 0
-    fid_features: str = "aevb_classifier"
-    fid_weights: str = ""
-    fid_samples: int = 1000
+    dataset: str = _f("mnist-sample", "data", "a dataset name (aevb datasets) or a path to .npy/.npz/.csv/images")
+    data_dir: str = _f("", "data", "where dataset files live (empty: $AEVB_DATA_DIR, then ~/.cache/aevb)")
+    download: bool = _f(True, "data", "download missing dataset files from their canonical URLs")
+    test_split: str = _f("test", "data", "the held-out split evaluated during training")
+    epochs: int = _f(10, "optimizer", "passes over the training set")
+    batch_size: int = _f(100, "optimizer", "minibatch size (the paper's M)")
+    samples: int = _f(1, "objective", "posterior samples per datapoint (the paper's L; the IWAE bound's k)")
+    method: str = _f("aevb", "objective", "how parameters are fitted: aevb (SGVB) or a baseline")
+    objective: str = _f("elbo", "objective", "the bound maximized: elbo, iwae (L_k) or vqvae (van den Oord eq. 3)")
+    estimator: str = _f("B", "objective", "SGVB estimator: A (Monte Carlo KL) or B (analytic KL)")
+    beta: float = _f(1.0, "objective", "weight of the KL (beta-VAE; 1: the ELBO)")
+    warmup_steps: int = _f(0, "objective", "KL warm-up: beta rises linearly from 0 over this many steps (0: off)")
+    free_bits: float = _f(0.0, "objective", "free bits: nats per latent dimension below which the KL is not charged")
+    optimizer: str = _f("adam", "optimizer", "the optimizer")
+    lr: float = _f(1e-3, "optimizer", "learning rate")
+    lr_schedule: str = _f("constant", "optimizer", "constant, or iwae: Burda et al.'s 3^i passes at lr·10^(−i/7)")
+    weight_decay: float = _f(0.0, "optimizer", "weight decay of the optimizer")
+    betas: list[float] = _f(list(ADAM_BETAS), "optimizer", "Adam/AdamW: (beta1, beta2)")
+    eps: float = _f(ADAM_EPS, "optimizer", "Adam/AdamW: epsilon (the loss is a mean over the minibatch)")
+    param_prior: bool = _f(False, "objective", "add the paper's N(0, I) prior on the parameters, spread over N")
+    seed: int = _f(0, "run", "seed of the initialization, the data order and the posterior noise")
+    eval_every: int = _f(1, "evaluation", "epochs between test-set evaluations (0: never)")
+    eval_samples: int = _f(1, "evaluation", "posterior samples per datapoint of the test ELBO")
+    checkpoint_every: int = _f(1, "run", "epochs between checkpoints (0: only at the end)")
+    checkpoint_steps: int = _f(0, "run", "also checkpoint every N optimizer steps, mid-epoch (0: off)")
+    compile: bool = _f(False, "run", "torch.compile the training step (pays a compile time once per run)")
+    precision: str = _f("fp32", "run", "fp32, or bf16: autocast of the networks (densities stay fp32)")
+    device: str = _f("auto", "run", "auto (CUDA when present), cpu, cuda or cuda:N")
+    progress: bool = _f(True, "run", "print a line per epoch and a progress bar")
+    out: str = _f("", "run", "the run directory to write")
+    picture_epochs: list[int] = _f(
+        [1, 5, 10, 20, 50, 100, 200, 500, 1000], "evaluation", "epochs after which sample/recon pictures are written"
+    )
+    terms_points: int = _f(1000, "evaluation", "log the ELBO's two terms on this many train/test points (0: off)")
+    prior_epochs: int = _f(0, "run", "vqvae: epochs of the PixelCNN prior fitted after training")
+    fid_every: int = _f(0, "evaluation", "epochs between FID measurements (0: never)")
+    fid_features: str = _f("aevb_classifier", "evaluation", "FID features: aevb_classifier or inception")
+    fid_weights: str = _f("", "evaluation", "inception: the FID weights file; aevb_classifier: its directory")
+    fid_samples: int = _f(1000, "evaluation", "model samples (and test points) per FID")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -305,6 +315,8 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
                 value = [value]
             return [_coerce(name, item, v) for v in value]
         if origin in (typing.Union, types.UnionType):
+            if set(typing.get_args(typ)) == {bool, type(None)}:  # a switch whose default ("auto") follows the data
+                return None if value is None or value == "auto" else _coerce(name, bool, value)
             return value
         if typ is bool:
             if isinstance(value, bool):
@@ -333,6 +345,8 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
 
 
 def _toml_value(value: Any) -> str:
+    if value is None:
+        return '"auto"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -17,7 +17,7 @@ from aevb.estimators import elbo
 from aevb.inference.importance import chunk_pairs, log_likelihood, sample_chunk
 from aevb.inference.latents import LatentStats
 from aevb.inference.marginal import NLL_ESTIMATORS
-from aevb.models.protocols import BoundModel
+from aevb.models.protocols import BoundModel, as_input
 from aevb.runtime import autocast, fork_rng, tune_cpu_allocator
 
 __all__ = ["Evaluation", "chunk_pairs", "evaluate", "log_likelihood", "sample_chunk"]
@@ -92,6 +92,7 @@ def evaluate(
             f"{type(model).__name__} has no variational-bound terms to evaluate; its held-out metrics (reconstruction "
             "NLL, prior bits/dim, ELBO under its prior) are in the run's metrics.jsonl, from model.evaluate_metrics"
         )
+    x = as_input(model, x)
     device = next(model.parameters()).device
     mixed_precision = autocast(device, precision)  # an unknown precision fails here, before anything runs
     estimate_log_px = NLL_ESTIMATORS.get(nll_estimator)

@@ -28,13 +28,13 @@ META = "model.json"
 def save_model(model: GenerativeModel, directory: str | Path) -> Path:
     """Write ``model.safetensors`` and ``model.json`` into ``directory`` (atomically, weights first)."""
     directory = Path(directory)
-    config: ModelConfig = model.config
+    config: ModelConfig | None = model.config  # None: a model built by hand, which no config describes
     meta = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "aevb_version": __version__,
         "event_shape": list(model.event_shape),
-        "model": config.__dict__,
+        "model": None if config is None else config.__dict__,
     }
     write_atomic(directory / WEIGHTS, lambda tmp: _save_weights(model, str(tmp)))
     write_text_atomic(directory / META, json.dumps(meta, indent=2) + "\n")
@@ -64,6 +64,12 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.
     """Rebuild the model described by ``model.json`` and load ``model.safetensors`` into it (strictly)."""
     directory = Path(directory)
     meta = read_meta(directory)
+    if meta.get("model") is None:
+        raise CheckpointError(
+            f"{directory / META} describes no config: the model was built by hand in Python, so aevb cannot "
+            "rebuild it; build the same model again and load the weights with safetensors.torch.load_model(model, "
+            f"{str(directory / WEIGHTS)!r})"
+        )
     try:
         config = section_from_dict(ModelConfig, meta["model"])
         event_shape = tuple(int(d) for d in meta["event_shape"])

@@ -96,7 +96,8 @@ class GaussianLikelihood(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig, event_shape: Sequence[int]) -> GaussianLikelihood:
-        return cls(event_shape, config.squash_mean, config.min_variance)
+        # "auto" (None) is decided from the training data before the model is built (aevb.models.data_defaults).
+        return cls(event_shape, True if config.squash_mean is None else config.squash_mean, config.min_variance)
 
     def forward(self, raw: torch.Tensor) -> Distribution:
         mean, log_var = _split(raw, 2, self.event_shape).unbind(-len(self.event_shape) - 1)

@@ -13,7 +13,7 @@ import math
 import torch
 from torch.distributions import Distribution
 
-from aevb.models.protocols import BoundModel, GenerativeModel
+from aevb.models.protocols import BoundModel, GenerativeModel, as_input
 
 # Bytes one chunk's decoder output may take. Small enough to stay in the last-level cache and below the allocator's
 # mmap threshold, so the elementwise passes after the GEMM hit cache and freed blocks are reused instead of being
@@ -76,6 +76,7 @@ def log_likelihood(
     pays for large evaluations (K in the thousands over a test set), not small ones. The compiled chunk draws its
     ε with inductor's generator: the same distribution and seed-determined, not the same numbers as eager.
     """
+    x = as_input(model, x)
     pairs = chunk_pairs(model, memory_budget)
     block = max(1, min(x.shape[0], pairs))  # datapoints per block: at least one sample of each fits a chunk
     run_chunk = _compiled_chunk() if compile else _chunk_log_weights

@@ -1,7 +1,9 @@
 """Models, registered by name in :data:`aevb.registry.MODELS` (each model module registers its builder)."""
 
+import dataclasses
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from aevb.config import ModelConfig
@@ -13,10 +15,56 @@ from aevb.models.vae import VAE, build_vae, build_vae_parts
 from aevb.models.vqvae import VQVAE  # noqa: E402  (registers "vqvae")
 from aevb.registry import MODELS
 
-__all__ = ["ARCHS", "CVAE", "VAE", "VQVAE", "DeepVAE", "build_model", "build_vae", "build_vae_parts"]
+__all__ = [
+    "ARCHS",
+    "CVAE",
+    "VAE",
+    "VQVAE",
+    "DeepVAE",
+    "build_model",
+    "build_vae",
+    "build_vae_parts",
+    "data_defaults",
+]
 
 
-def build_model(config: ModelConfig, event_shape: Sequence[int]) -> nn.Module:
+def data_defaults(config: ModelConfig, x: torch.Tensor | None) -> tuple[ModelConfig, list[str]]:
+    """Settings left to follow the training data (``"auto"``), decided from ``x``; returns the decided config and
+    one line per decision, saying what was chosen and why.
+
+    ``squash_mean`` (Gaussian likelihood): the mean is squashed into [0, 1] by a sigmoid when the training data lie
+    there (the paper's Frey Face), and left free otherwise (standardized tables, real-valued signals). Without data
+    it stays on, as it was before it followed the data.
+    """
+    notes: list[str] = []
+    if config.squash_mean is None and config.likelihood == "gaussian":
+        if x is None:
+            squash, why = True, "no training data to decide from"
+        else:
+            lo, hi = float(x.min()), float(x.max())
+            squash = lo >= 0.0 and hi <= 1.0
+            where = "inside" if squash else "outside"
+            why = f"the training data lie {where} [0, 1] (min {lo:.3g}, max {hi:.3g})"
+        notes.append(f"squash_mean = auto → {str(squash).lower()}: {why}")
+        config = dataclasses.replace(config, squash_mean=squash)
+    return config, notes
+
+
+def build_model(
+    config: ModelConfig, event_shape: Sequence[int], *, seed: int | None = None, data: torch.Tensor | None = None
+) -> nn.Module:
     """Build the model named by ``config.model`` for data of ``event_shape`` (an unknown name is an error that lists
-    the registered models)."""
-    return MODELS.get(config.model)(config, tuple(event_shape))
+    the registered models).
+
+    ``seed``: draw the initial weights from ``torch.manual_seed(seed)`` (the global random state is restored after),
+    so the same config and seed give the same model; None draws them from the global random state. ``data``: the
+    training inputs that ``"auto"`` settings follow (:func:`data_defaults`); the model's ``config`` records what was
+    decided.
+    """
+    config, _ = data_defaults(config, data)
+    builder = MODELS.get(config.model)
+    if seed is None:
+        return builder(config, tuple(event_shape))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(config, tuple(event_shape))

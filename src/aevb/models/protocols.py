@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch.distributions import Distribution
 
@@ -73,3 +74,28 @@ def labels_to_context(model: object, y: torch.Tensor | None) -> torch.Tensor | N
     if y is None:
         raise DataError("this model is conditional and needs labels, but the dataset has none")
     return model.make_context(y)
+
+
+def as_input(model: torch.nn.Module, x: object, name: str = "x") -> torch.Tensor:
+    """``x`` (a tensor, NumPy array or nested list of numbers, any numeric dtype) as a tensor of the model's dtype on
+    its device, checked to have the shape ``[N, *event_shape]`` the model reads; else a :class:`DataError` that names
+    what was expected."""
+    if isinstance(x, np.ndarray):
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise DataError(f"{name} must hold numbers; got a NumPy array of dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    elif not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError):
+            raise DataError(f"{name} must be a tensor or an array of numbers; got {type(x).__name__}") from None
+    if x.is_complex():
+        raise DataError(f"{name} must hold real numbers; got dtype {x.dtype}")
+    event_shape = tuple(model.event_shape)
+    if x.dim() != len(event_shape) + 1 or tuple(x.shape[1:]) != event_shape:
+        expected = ", ".join(["N", *map(str, event_shape)])
+        raise DataError(f"{name} must have shape [{expected}] (a batch of datapoints); got {list(x.shape)}")
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.get_default_dtype()
+    device = param.device if param is not None else x.device
+    return x.to(device=device, dtype=dtype)

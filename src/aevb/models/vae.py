@@ -18,6 +18,7 @@ from aevb.config import ModelConfig
 from aevb.estimators import Terms, elbo
 from aevb.likelihoods import Decoder
 from aevb.models.archs import ARCHS
+from aevb.models.protocols import as_input
 from aevb.nets import initialize_
 from aevb.posteriors import Encoder
 from aevb.priors import StandardNormalPrior
@@ -88,8 +89,9 @@ class VAE(nn.Module):
     def elbo(
         self, x: torch.Tensor, num_samples: int = 1, estimator: str = "B", context: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The ELBO per datapoint in nats, ``[B]`` (estimator B by default: analytic KL)."""
-        return elbo(self.terms(x, num_samples, context), estimator)
+        """The ELBO per datapoint in nats, ``[B]`` (estimator B by default: analytic KL). ``x``: a tensor or NumPy
+        array of any float dtype, ``[B, *event_shape]``."""
+        return elbo(self.terms(as_input(self, x), num_samples, context), estimator)
 
     # --- generation -----------------------------------------------------------------------------------------
     @torch.no_grad()

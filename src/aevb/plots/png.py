@@ -25,6 +25,14 @@ def to_images(x: torch.Tensor, event_shape: tuple[int, ...]) -> torch.Tensor:
     return x.reshape(-1, 1, side, side)
 
 
+def shows_as_images(event_shape: tuple[int, ...]) -> bool:
+    """Whether data of ``event_shape`` can be drawn as images by :func:`to_images`: ``(C, H, W)``, ``(H, W)``, or a
+    flat vector of a square size."""
+    if len(event_shape) in (2, 3):
+        return True
+    return len(event_shape) == 1 and math.isqrt(event_shape[0]) ** 2 == event_shape[0]
+
+
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
     """Tile ``[N, C, H, W]`` images in [0, 1] into one uint8 array ``[H', W', C]`` (C = 1 or 3)."""
     n, c, h, w = images.shape

