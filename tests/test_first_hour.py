@@ -173,3 +173,18 @@ def test_tabular_csv_works_with_every_command(breast_cancer_csv, tmp_path, capsy
     assert "scatter.png" in out and "curves.png" in out and "skipped" in out
     assert main(["report", str(run)]) == 0
     assert (run / "report.html").is_file()
+
+
+def test_reconstruction_grid_labels_its_rows(tmp_path):
+    from PIL import Image
+
+    from aevb.plots.grids import recon_grid
+    from aevb.plots.png import save_grid
+
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (1, 8, 8), seed=0)
+    x = torch.rand(4, 1, 8, 8)
+    plain = np.asarray(Image.open(save_grid(torch.cat([x, x]), tmp_path / "plain.png", nrow=4)))
+    labelled = np.asarray(Image.open(recon_grid(model, x, tmp_path / "recon.png")))
+    margin = labelled.shape[1] - plain.shape[1]
+    assert margin > 20 and labelled.shape[0] == plain.shape[0]
+    assert (labelled[:, :margin] < 128).any()  # the labels' dark text on the white margin

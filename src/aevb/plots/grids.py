@@ -41,15 +41,16 @@ def sample_grid(model: nn.Module, z: torch.Tensor, out: str | Path, nrow: int = 
 def recon_grid(
     model: nn.Module, x: torch.Tensor, out: str | Path, context: torch.Tensor | None = None, nrow: int = 16
 ) -> Path:
-    """Rows of data followed by rows of their reconstructions E_p(x|z=μ_φ(x))[x]."""
+    """Rows of data, each followed by a row of their reconstructions (``model.reconstruct``: for a VAE the decoder
+    mean at the posterior mean, E_p(x|z=μ_φ(x))[x]); the rows are labelled "data" and "model"."""
     device = model_device(model)
     c = None if context is None else context.to(device)
-    recon = model.decode(model.encode(x.to(device), c).mean, c).mean.float().cpu()
+    recon = model.reconstruct(x.to(device), c).float().cpu()
     rows = []
     for start in range(0, x.shape[0], nrow):
         rows += [to_images(x[start : start + nrow], model.event_shape)]
         rows += [to_images(recon[start : start + nrow], model.event_shape)]
-    return save_grid(torch.cat(rows), out, nrow=min(nrow, x.shape[0]))
+    return save_grid(torch.cat(rows), out, nrow=min(nrow, x.shape[0]), row_labels=["data", "model"])
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

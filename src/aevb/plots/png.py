@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from aevb.atomic import write_atomic
 
@@ -47,13 +47,38 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
     return array
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 2) -> Path:
-    """Write a PNG grid of ``[N, C, H, W]`` images with values in [0, 1], upscaled ``scale``× for viewing."""
-    array = make_grid(images, nrow)
+def save_grid(
+    images: torch.Tensor,
+    path: str | Path,
+    nrow: int | None = None,
+    scale: int = 2,
+    row_labels: list[str] | None = None,
+) -> Path:
+    """Write a PNG grid of ``[N, C, H, W]`` images with values in [0, 1], upscaled ``scale``× for viewing;
+    ``row_labels`` are written in a margin left of the rows (cycled when there are more rows than labels)."""
+    padding = 2
+    array = make_grid(images, nrow, padding=padding)
     mode = "L" if array.shape[2] == 1 else "RGB"
     img = Image.fromarray(array[:, :, 0] if mode == "L" else array, mode=mode)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    if row_labels:
+        img = _label_rows(img, row_labels, row_height=(images.shape[2] + padding) * scale, top=padding * scale)
     path = Path(path)
     write_atomic(path, lambda tmp: img.save(tmp, format="PNG"))
     return path
+
+
+def _label_rows(img: Image.Image, labels: list[str], row_height: int, top: int) -> Image.Image:
+    """``img`` with a white margin on the left holding one label per row of the grid."""
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(img)
+    width = max(int(draw.textlength(label, font=font)) for label in labels) + 8
+    out = Image.new(img.mode, (img.width + width, img.height), 255 if img.mode == "L" else (255, 255, 255))
+    out.paste(img, (width, 0))
+    draw = ImageDraw.Draw(out)
+    rows = (img.height - top) // row_height
+    for r in range(rows):
+        y = top + r * row_height + row_height // 2 - 6
+        draw.text((4, y), labels[r % len(labels)], fill=0 if img.mode == "L" else (0, 0, 0), font=font)
+    return out

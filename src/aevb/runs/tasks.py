@@ -24,6 +24,7 @@ from aevb.evaluation import Evaluation, evaluate
 from aevb.likelihoods import Decoder
 from aevb.models import build_model, data_defaults
 from aevb.models.protocols import ConditionalModel, GenerativeModel
+from aevb.plots.grids import recon_grid
 from aevb.plots.png import save_grid, shows_as_images, to_images
 from aevb.plots.traversal import latent_traversal, save_traversal
 from aevb.runs.rundir import Run, load, load_data
@@ -189,20 +190,15 @@ def reconstruct_run(
     idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
     x, context = x[idx], None if context is None else context[idx]
     model = run.model
-    recon = model.reconstruct(x, context)
     path = _output(out, "recon", model.event_shape)
+    if path.suffix.lower() == ".png":
+        return recon_grid(model, x, path, context)
+    recon = model.reconstruct(x, context)
     if path.suffix.lower() == ".npy":
         return _write_rows(path, torch.stack([x.float(), recon.float()]).cpu().numpy())
-    if path.suffix.lower() == ".csv":
-        pairs = torch.stack([x.float(), recon.float()], 1).flatten(0, 1).cpu().numpy()  # data, reconstruction, ...
-        index = [int(i) for i in idx for _ in range(2)]
-        return _write_rows(path, pairs, {"index": index, "kind": ["data", "reconstruction"] * len(idx)})
-    nrow = min(n, 16)
-    pairs = []
-    for start in range(0, n, nrow):  # rows of data followed by rows of their reconstructions
-        pairs += [to_images(x[start : start + nrow], model.event_shape)]
-        pairs += [to_images(recon[start : start + nrow], model.event_shape)]
-    return save_grid(torch.cat(pairs), path, nrow=nrow)
+    pairs = torch.stack([x.float(), recon.float()], 1).flatten(0, 1).cpu().numpy()  # data, reconstruction, ...
+    index = [int(i) for i in idx for _ in range(2)]
+    return _write_rows(path, pairs, {"index": index, "kind": ["data", "reconstruction"] * len(idx)})
 
 
 @torch.no_grad()
