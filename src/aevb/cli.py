@@ -21,15 +21,18 @@ from aevb.runs import (
     encode_run,
     evaluate_run,
     fid_run,
+    ood_run,
     plot_run,
     reconstruct_run,
     run_demo,
     sample_run,
+    score_run,
     train_fid_classifier,
     train_from_config,
     traverse_run,
     write_report,
 )
+from aevb.scoring import DEFAULT_SCORE, SCORES, ScoreSettings
 from aevb.training.components import allowed_names
 from aevb.training.distributed import env_world
 from aevb.version import __version__
@@ -224,6 +227,68 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_settings(args: argparse.Namespace) -> ScoreSettings:
+    return ScoreSettings(
+        nll_samples=args.nll_samples,
+        elbo_samples=args.elbo_samples,
+        regret_steps=args.regret_steps,
+        regret_lr=args.regret_lr,
+        batch_size=args.batch_size,
+    )
+
+
+def _kinds(text: str) -> list[str]:
+    return [k for k in text.replace(",", " ").split() if k]
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    path = score_run(
+        args.run,
+        data=args.data,
+        split=args.split,
+        kinds=_kinds(args.score),
+        out=args.out,
+        settings=_score_settings(args),
+        limit=args.limit,
+        seed=args.seed,
+    )
+    print(f"wrote {path} (one row per datapoint; higher scores are more anomalous)")
+    return 0
+
+
+def cmd_ood(args: argparse.Namespace) -> int:
+    summary = ood_run(
+        args.run,
+        inlier=getattr(args, "in"),
+        outlier=args.out,
+        kinds=_kinds(args.score),
+        out_dir=args.dir,
+        settings=_score_settings(args),
+        limit=args.limit,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"in: {summary['in']} ({summary['n_in']})   out: {summary['out']} ({summary['n_out']})")
+    print(f"{'score':12s} {'AUROC':>7s} {'AUPRC':>7s} {'FPR@95TPR':>10s}")
+    for kind, m in summary["metrics"].items():
+        print(f"{kind:12s} {m['auroc']:7.3f} {m['auprc']:7.3f} {m['fpr_at_95_tpr']:10.3f}")
+    print(f"({summary['seconds']:.1f} s of scoring; pictures and ood.json in {args.dir or Path(args.run) / 'ood'})")
+    return 0
+
+
+def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
+    p.add_argument("--score", default=default_scores, help=f"comma-separated scores: {', '.join(SCORES.names())}")
+    p.add_argument("--nll-samples", type=int, default=100, help="importance samples K of nll and complexity")
+    p.add_argument("--elbo-samples", type=int, default=64, help="posterior samples of elbo, recon and regret's bound")
+    p.add_argument("--regret-steps", type=int, default=100, help="Adam steps that fit each posterior (regret)")
+    p.add_argument("--regret-lr", type=float, default=1e-2, help="their learning rate")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--limit", type=int, default=0, help="score N evenly spaced datapoints per set (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     rows = list_datasets(args.data_dir or None)
     if args.json:
@@ -383,6 +448,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="latents.npz")
     p.add_argument("--limit", type=int, default=0)
     p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("score", help="anomaly scores per datapoint (higher = more anomalous), written as CSV")
+    p.add_argument("run")
+    p.add_argument("--data", default=None, help="a dataset name or path (default: the run's dataset)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", default="scores.csv")
+    _add_score_flags(p, DEFAULT_SCORE)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("ood", help="how well each score tells out-of-distribution data apart: AUROC, AUPRC, FPR@95")
+    p.add_argument("run")
+    p.add_argument("--in", default=None, help="in-distribution data NAME[:split] (default: the run's test split)")
+    p.add_argument("--out", required=True, help="out-of-distribution data NAME[:split] (e.g. fashion-mnist:test)")
+    p.add_argument("--dir", default=None, help="folder for ood.json and the pictures (default: RUN/ood)")
+    p.add_argument("--json", action="store_true")
+    _add_score_flags(p, ",".join(SCORES.names()))
+    p.set_defaults(func=cmd_ood)
 
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
     p.add_argument("--data-dir", default="")

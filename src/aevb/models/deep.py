@@ -70,6 +70,11 @@ class DeepVAE(nn.Module):
         """Width of h¹, the layer :meth:`encode` returns and the decoder reads."""
         return self.encoders[0].family.latent_dim
 
+    @property
+    def encoder(self) -> Encoder:
+        """q_φ(h¹|x), the network and family of the first stochastic layer (what :meth:`encode` runs)."""
+        return self.encoders[0]
+
     # --- the distributions ----------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         """q_φ(h¹|x), the first stochastic layer's posterior."""

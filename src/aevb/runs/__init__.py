@@ -5,6 +5,7 @@ from aevb.runs.fid import fid_run, train_fid_classifier
 from aevb.runs.plot import PLOT_KINDS, plot_run
 from aevb.runs.report import write_report
 from aevb.runs.rundir import Run, load, load_data, run_config
+from aevb.runs.scores import ood_run, score_run
 from aevb.runs.tasks import (
     encode_run,
     evaluate_run,
@@ -23,11 +24,13 @@ __all__ = [
     "fid_run",
     "load",
     "load_data",
+    "ood_run",
     "plot_run",
     "reconstruct_run",
     "run_config",
     "run_demo",
     "sample_run",
+    "score_run",
     "train_fid_classifier",
     "train_from_config",
     "traverse_run",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import tempfile
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from aevb.atomic import write_text_atomic
 from aevb.errors import AevbError, ConfigError
 from aevb.plots.curves import read_metrics
 from aevb.runs.plot import plot_run
+from aevb.runs.scores import OOD_FILE
 from aevb.runs.tasks import evaluate_run
 
 # Pictures shown in the report, in order, with a caption each (kinds of aevb.runs.plot.PLOT_KINDS).
@@ -114,6 +116,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, nll_samples
                 continue
             body += [_figure(p, caption) for p in paths]
         body += _progress_pictures(run_dir / "pictures")
+    body += _ood_section(run_dir / "ood")
     body.append(f"<h2>Configuration</h2><pre>{html.escape(config_path.read_text())}</pre>")
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -140,4 +143,26 @@ def _progress_pictures(folder: Path) -> list[str]:
         cells.append(f'<img src="{data_uri(recon)}" alt="reconstructions">' if recon.is_file() else "")
         parts.append(f"<tr><th>{int(epoch)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     parts.append("</table>")
+    return parts
+
+
+def _ood_section(folder: Path) -> list[str]:
+    """What ``aevb ood`` measured (``RUN/ood/ood.json``): a row per score, then the ROC curves and histograms."""
+    path = folder / OOD_FILE
+    if not path.is_file():
+        return []
+    summary = json.loads(path.read_text())
+    rows = "".join(
+        f"<tr><td>{html.escape(kind)}</td><td>{m['auroc']:.3f}</td><td>{m['auprc']:.3f}</td>"
+        f"<td>{m['fpr_at_95_tpr']:.3f}</td></tr>"
+        for kind, m in summary["metrics"].items()
+    )
+    parts = [
+        "<h2>Out-of-distribution detection</h2>",
+        f"<p>In: {html.escape(summary['in'])} ({summary['n_in']}), out: {html.escape(summary['out'])} "
+        f"({summary['n_out']}); out-of-distribution is the positive class, higher scores are more anomalous.</p>",
+        f"<table><tr><th>score</th><th>AUROC</th><th>AUPRC</th><th>FPR at 95 % TPR</th></tr>{rows}</table>",
+    ]
+    pictures = [folder / "roc.png", *sorted(folder.glob("hist_*.png"))]
+    parts += [_figure(p, p.stem.replace("_", " ")) for p in pictures if p.is_file()]
     return parts

@@ -1,0 +1,220 @@
+"""Anomaly scores per datapoint: how unlikely each input is under a trained model (higher = more anomalous).
+
+Every score is a function of (model, x) registered in :data:`SCORES`; :func:`score` computes several at once and
+shares what they have in common (the importance-sampled log p(x) of ``nll`` and ``complexity``):
+
+- ``nll``: −log p̂(x), importance sampling with K = ``nll_samples`` proposals from q
+  (:func:`aevb.inference.importance.log_likelihood`, the path ``aevb evaluate`` uses), nats.
+- ``elbo``: −ELBO(x) (estimator B where the KL is analytic, else A; ``elbo_samples`` posterior samples), nats.
+- ``recon``: −E_q[log p(x|z)], the reconstruction term alone, nats.
+- ``regret``: Likelihood Regret (Xiao, Yan & Amit, NeurIPS 2020), ELBO(x; φ*(x)) − ELBO(x; φ): how much the bound of
+  one input improves when its posterior is fitted to it alone. Here the posterior's parameters (the encoder's output
+  for x) are the free variables, optimized by Adam for ``regret_steps`` steps on the ELBO of each datapoint — all
+  datapoints of a batch at once, each with its own parameters (Xiao et al. fine-tune a copy of the whole encoder per
+  input). In-distribution inputs are already well encoded (small regret); inputs the encoder never saw gain more.
+- ``complexity``: the input-complexity correction (Serrà et al., ICLR 2020), S(x) = −log₂ p̂(x) − L(x) bits, with L(x)
+  the length in bits of a lossless compression of x: PNG (Pillow, compression level 9) of the 8-bit image for image
+  data, zlib (level 9) of the float32 bytes for other data.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from aevb.errors import ConfigError, DataError
+from aevb.estimators import Terms, elbo
+from aevb.inference.importance import log_likelihood
+from aevb.models.protocols import BoundModel, as_input
+from aevb.plots.png import to_images
+from aevb.registry import Registry
+from aevb.runtime import fork_rng
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Sample counts and the regret's optimization. Defaults: K = 100; the regret takes 100 Adam steps at lr 0.01, as
+    Xiao et al.'s code, and estimates its bound with 64 posterior samples (chosen on in-distribution test data only:
+    two seeds' regrets then correlate at 0.96, against 0.88 with 16)."""
+
+    nll_samples: int = 100
+    elbo_samples: int = 64
+    regret_steps: int = 100
+    regret_lr: float = 1e-2
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("nll_samples", "elbo_samples", "regret_steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.regret_lr > 0:
+            raise ConfigError(f"regret_lr must be > 0, got {self.regret_lr}")
+
+
+# name → (model, x [B, ...], context, settings, cache) → score [B]; higher = more anomalous.
+SCORES: Registry = Registry("anomaly score")
+DEFAULT_SCORE = "regret"  # chosen before any OOD measurement: Likelihood Regret is designed to work both ways
+
+
+def _bound(terms: Terms) -> torch.Tensor:
+    """The ELBO per datapoint: estimator B (analytic KL) where the model has one, else A."""
+    return elbo(terms, "B" if terms.posterior is not None and _has_analytic_kl(terms) else "A")
+
+
+def _has_analytic_kl(terms: Terms) -> bool:
+    try:
+        terms.kl()
+    except ConfigError:
+        return False
+    return True
+
+
+def _terms(model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict) -> Terms:
+    """One draw of ``elbo_samples`` posterior samples shared by ``elbo`` and ``recon``, so −ELBO = recon + KL holds
+    exactly between the two columns."""
+    if "terms" not in cache:
+        with torch.no_grad():
+            cache["terms"] = model.terms(x, s.elbo_samples, c)
+    return cache["terms"]
+
+
+def _nll(model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict) -> torch.Tensor:
+    if "nll" not in cache:
+        cache["nll"] = -log_likelihood(model, x, s.nll_samples, c)
+    return cache["nll"]
+
+
+@SCORES.register("nll")
+def nll_score(
+    model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict
+) -> torch.Tensor:
+    """−log p̂(x) in nats (importance sampling, K = ``nll_samples``)."""
+    return _nll(model, x, c, s, cache)
+
+
+@SCORES.register("elbo")
+@torch.no_grad()
+def elbo_score(
+    model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict
+) -> torch.Tensor:
+    """−ELBO(x) in nats."""
+    return -_bound(_terms(model, x, c, s, cache))
+
+
+@SCORES.register("recon")
+@torch.no_grad()
+def recon_score(
+    model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict
+) -> torch.Tensor:
+    """−E_q[log p(x|z)] in nats."""
+    return -_terms(model, x, c, s, cache).log_likelihood.mean(0)
+
+
+@SCORES.register("regret")
+def regret_score(
+    model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict
+) -> torch.Tensor:
+    """Likelihood Regret ELBO(x; fitted posterior) − ELBO(x; encoder), nats (clamped at 0: a fit that did not improve
+    the bound is no evidence)."""
+    encoder = model.encoder
+    # Common random numbers: the bound before and after the fit is estimated with the same ε, so the difference
+    # measures the change of q and not two independent Monte Carlo errors (on in-distribution data this cut the
+    # regret's noise several-fold at equal cost).
+    noise_seed = int(torch.randint(2**62, ()))
+
+    def bound_at(raw: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), fork_rng(x.device):
+            torch.manual_seed(noise_seed)
+            return _bound(model.terms(x, s.elbo_samples, c, posterior=encoder.family(raw)))
+
+    with torch.no_grad():
+        raw = encoder.net(x, c).float()
+    before = bound_at(raw)
+    raw = raw.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([raw], lr=s.regret_lr)
+    for _ in range(s.regret_steps):
+        # Datapoints are independent given θ, so the gradient of the summed bound is each one's own gradient.
+        loss = -_bound(model.terms(x, 1, c, posterior=encoder.family(raw))).sum()
+        (grad,) = torch.autograd.grad(loss, [raw])  # θ gets no gradient: only the posterior is fitted
+        raw.grad = grad
+        optimizer.step()
+    return (bound_at(raw.detach()) - before).clamp_min(0.0)
+
+
+def compressed_bits(x: torch.Tensor, event_shape: tuple[int, ...]) -> torch.Tensor:
+    """L(x) in bits per datapoint: PNG (Pillow, level 9) of 8-bit images, or zlib (level 9) of float32 bytes."""
+    try:
+        images = to_images(x, event_shape)
+    except ValueError:
+        images = None
+    bits = []
+    if images is not None:
+        pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        for image in pixels:
+            buffer = io.BytesIO()
+            mode = "L" if image.shape[2] == 1 else "RGB"
+            Image.fromarray(image[:, :, 0] if mode == "L" else image, mode=mode).save(
+                buffer, format="PNG", compress_level=9
+            )
+            bits.append(8 * buffer.getbuffer().nbytes)
+    else:
+        for row in x.detach().float().cpu().numpy():
+            bits.append(8 * len(zlib.compress(np.ascontiguousarray(row).tobytes(), 9)))
+    return torch.tensor(bits, dtype=torch.float32)
+
+
+@SCORES.register("complexity")
+def complexity_score(
+    model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, cache: dict
+) -> torch.Tensor:
+    """S(x) = −log₂ p̂(x) − L(x), bits (Serrà et al. 2020)."""
+    nll_bits = _nll(model, x, c, s, cache) / math.log(2)
+    return nll_bits - compressed_bits(x, model.event_shape).to(nll_bits.device)
+
+
+def check_finite_rows(x: torch.Tensor, name: str = "data") -> None:
+    """A :class:`DataError` naming the rows (up to ten) that hold NaN or inf."""
+    bad = (~torch.isfinite(x.reshape(x.shape[0], -1))).any(1).nonzero().flatten().tolist()
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise DataError(f"{name}: rows {shown} hold NaN or inf; every value must be finite (remove or impute them)")
+
+
+def score(
+    model: BoundModel,
+    x: torch.Tensor | np.ndarray,
+    kinds: tuple[str, ...] | list[str] = (DEFAULT_SCORE,),
+    *,
+    context: torch.Tensor | None = None,
+    settings: ScoreSettings | None = None,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Scores ``kinds`` (names in :data:`SCORES`) of every datapoint of ``x``: ``{name: [N] tensor}``, higher = more
+    anomalous, under a forked RNG seeded with ``seed``. ``x``: a tensor or NumPy array ``[N, *event_shape]``."""
+    if not isinstance(model, BoundModel):
+        raise ConfigError(f"{type(model).__name__} has no variational bound to score with")
+    settings = settings or ScoreSettings()
+    functions = {name: SCORES.get(name) for name in kinds}  # an unknown name fails before any work
+    x = as_input(model, x)
+    check_finite_rows(x)
+    was_training = model.training
+    model.eval()
+    out: dict[str, list[torch.Tensor]] = {name: [] for name in functions}
+    try:
+        with fork_rng(x.device):
+            torch.manual_seed(seed)
+            for start in range(0, x.shape[0], settings.batch_size):
+                xb = x[start : start + settings.batch_size]
+                cb = None if context is None else context[start : start + settings.batch_size].to(x.device)
+                cache: dict = {}
+                for name, function in functions.items():
+                    out[name].append(function(model, xb, cb, settings, cache).detach().float().cpu())
+    finally:
+        model.train(was_training)
+    return {name: torch.cat(parts) for name, parts in out.items()}

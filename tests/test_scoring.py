@@ -1,0 +1,116 @@
+"""Anomaly scores: Likelihood Regret against its closed form in a linear-Gaussian model, the complexity correction,
+the shared IS path of nll, bad input, and the score/ood commands end to end."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import aevb
+from aevb.cli import main
+from aevb.likelihoods import Decoder, GaussianLikelihood
+from aevb.nets import MLPNet
+from aevb.posteriors import DiagonalGaussian, Encoder
+from aevb.priors import StandardNormalPrior
+from aevb.scoring import ScoreSettings, check_finite_rows, compressed_bits, score
+
+S2 = 0.5  # p(x|z) = N(z, S2), p(z) = N(0, 1): the exact posterior is N(x / (1 + S2), S2 / (1 + S2))
+
+
+def _linear_gaussian(exact_encoder: bool) -> aevb.VAE:
+    enc = Encoder(MLPNet((1,), [], 2, "relu"), DiagonalGaussian(1))
+    dec = Decoder(MLPNet((1,), [], 2, "relu"), GaussianLikelihood((1,), squash_mean=False, min_variance=1e-6))
+    with torch.no_grad():
+        (dec_layer,) = [m for m in dec.modules() if isinstance(m, nn.Linear)]
+        dec_layer.weight.copy_(torch.tensor([[1.0], [0.0]]))
+        dec_layer.bias.copy_(torch.tensor([0.0, math.log(S2 - 1e-6)]))
+        (enc_layer,) = [m for m in enc.modules() if isinstance(m, nn.Linear)]
+        a, c2 = 1 / (1 + S2), S2 / (1 + S2)
+        enc_layer.weight.copy_(torch.tensor([[a], [0.0]]) if exact_encoder else torch.zeros(2, 1))
+        enc_layer.bias.copy_(torch.tensor([0.0, math.log(c2)]) if exact_encoder else torch.zeros(2))
+    return aevb.VAE(enc, dec, StandardNormalPrior(1), (1,)).eval()
+
+
+def _kl_normal(m1, v1, m2, v2):
+    return 0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v2 / v1))
+
+
+def test_regret_is_the_amortization_gap_in_closed_form():
+    x = torch.linspace(-2.5, 2.5, 11)[:, None]
+    settings = ScoreSettings(elbo_samples=200_000, regret_steps=1000, regret_lr=0.02)  # bound to ±0.01 nats
+    # An encoder that outputs the prior N(0, 1) for every x: the fitted posterior reaches the exact one, so the regret
+    # is log p(x) − ELBO(prior as q) = KL(N(0, 1) ‖ p(z|x)).
+    wrong = score(_linear_gaussian(False), x, ["regret"], settings=settings)["regret"]
+    expected = _kl_normal(torch.zeros(11), torch.ones(11), x[:, 0] / (1 + S2), torch.full((11,), S2 / (1 + S2)))
+    torch.testing.assert_close(wrong, expected, atol=0.04, rtol=0.01)
+    # The exact posterior as encoder: nothing to gain.
+    exact = score(_linear_gaussian(True), x, ["regret"], settings=settings)["regret"]
+    assert exact.max() < 0.02
+
+
+def test_nll_score_is_the_evaluators_importance_sampling():
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (6,), seed=0)
+    x = (torch.rand(20, 6, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    got = score(model, x, ["nll", "elbo", "recon"], settings=ScoreSettings(nll_samples=50), seed=3)
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        expected = -aevb.log_likelihood(model, x, 50)
+    assert torch.equal(got["nll"], expected)
+    assert got["elbo"].mean() > got["nll"].mean()  # −ELBO lies above −log p(x) (on average: both are estimates)
+    assert (got["recon"] <= got["elbo"] + 1e-4).all()  # −ELBO = recon + KL with KL ≥ 0
+
+
+def test_complexity_subtracts_the_png_length_in_bits():
+    flat = torch.zeros(1, 1, 28, 28)
+    noise = (torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    bits = compressed_bits(torch.cat([flat, noise]), (1, 28, 28))
+    assert bits[0] < bits[1] and bits[1] > 8 * 98  # 784 random bits do not compress below ~98 bytes
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (1, 28, 28), seed=0)
+    x = torch.cat([flat, noise])
+    s = score(model, x, ["nll", "complexity"], settings=ScoreSettings(nll_samples=10))
+    torch.testing.assert_close(s["complexity"], s["nll"] / math.log(2) - bits)
+    table = compressed_bits(torch.randn(3, 30), (30,))  # not images: zlib of the float32 bytes
+    assert table.shape == (3,) and (table > 8 * 30 * 4 * 0.8).all()
+
+
+def test_bad_input_names_what_was_wrong():
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (6,), seed=0)
+    with pytest.raises(aevb.DataError, match=r"shape \[N, 6\]"):
+        score(model, torch.zeros(4, 7))
+    x = torch.zeros(30, 6)
+    x[[3, 17], 2] = float("nan")
+    with pytest.raises(aevb.DataError, match="rows 3, 17 hold NaN or inf"):
+        check_finite_rows(x)
+    with pytest.raises(aevb.ConfigError, match="unknown anomaly score 'likelihood'"):
+        score(model, torch.zeros(4, 6), ["likelihood"])
+
+
+def test_score_and_ood_commands(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    inlier = (rng.random((300, 16)) < np.linspace(0.05, 0.95, 16)).astype(np.float32)
+    np.save(tmp_path / "in.npy", inlier)
+    np.save(tmp_path / "out.npy", (rng.random((60, 16)) < 0.5).astype(np.float32))
+    run = tmp_path / "run"
+    argv = ["train", "--dataset", str(tmp_path / "in.npy"), "--latent-dim", "2", "--hidden", "16", "--epochs", "40"]
+    assert main([*argv, "--batch-size", "30", "--out", str(run), "--progress", "false"]) == 0
+    fast = ["--nll-samples", "20", "--elbo-samples", "4", "--regret-steps", "20"]
+    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--score", "nll,regret", *fast]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert len(rows) == 30 and set(rows[0]) == {"index", "nll", "regret"}  # the run's test split: 10 % of 300
+    capsys.readouterr()
+    assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary["metrics"]) == {"nll", "elbo", "recon", "regret", "complexity"}
+    assert summary["metrics"]["nll"]["auroc"] > 0.8  # uniform bits are far less likely than the skewed training bits
+    for name in ("roc.png", "hist_regret.png", "ood.json"):
+        assert (run / "ood" / name).is_file()
+    assert main(["report", str(run)]) == 0
+    assert "Out-of-distribution" in (run / "report.html").read_text()
+    # wrong shape: a clear error naming the model's input shape
+    np.save(tmp_path / "wide.npy", np.zeros((50, 17), dtype=np.float32))
+    assert main(["score", str(run), "--data", str(tmp_path / "wide.npy")]) == 2
+    assert "(16,)" in capsys.readouterr().err
