@@ -99,7 +99,7 @@ def test_score_and_ood_commands(tmp_path, capsys):
     assert main([*argv, "--batch-size", "30", "--out", str(run), "--progress", "false"]) == 0
     fast = ["--nll-samples", "20", "--elbo-samples", "4", "--regret-steps", "20"]
     assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--score", "nll,regret", *fast]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    rows = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
     assert len(rows) == 30 and set(rows[0]) == {"index", "nll", "regret"}  # the run's test split: 10 % of 300
     capsys.readouterr()
     assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
