@@ -17,6 +17,7 @@ from aevb.io import load_model, save_model  # noqa: E402
 from aevb.models import VAE, build_model  # noqa: E402
 from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS  # noqa: E402
 from aevb.runs import evaluate_run, load, train_from_config  # noqa: E402
+from aevb.scoring import score  # noqa: E402
 from aevb.training.trainer import Trainer, fit  # noqa: E402
 from aevb.version import __version__  # noqa: E402,F401
 
@@ -49,6 +50,7 @@ __all__ = [
     "load_model",
     "log_likelihood",
     "save_model",
+    "score",
     "sgvb_a",
     "sgvb_b",
     "train_from_config",
