@@ -20,6 +20,7 @@ from aevb.reproduce import run_experiment
 from aevb.runs import (
     encode_run,
     evaluate_run,
+    export_run,
     fid_run,
     ood_run,
     plot_run,
@@ -289,6 +290,19 @@ def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    out = args.out or str(Path(args.run) / "export")
+    description = export_run(args.run, format=args.format, out=out)
+    errors = description["max_abs_difference_vs_pytorch"]
+    print(f"wrote {out}/encoder.onnx, decoder.onnx and model.onnx.json")
+    if errors["encoder"] is not None:
+        print(
+            f"checked with ONNX Runtime on {description['checked_on']} random inputs: max |difference| to PyTorch "
+            f"{errors['encoder']:.2e} (encoder), {errors['decoder']:.2e} (decoder)"
+        )
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     rows = list_datasets(args.data_dir or None)
     if args.json:
@@ -465,6 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_score_flags(p, ",".join(SCORES.names()))
     p.set_defaults(func=cmd_ood)
+
+    p = sub.add_parser("export", help="the encoder and decoder as ONNX graphs, with a JSON that describes them")
+    p.add_argument("run")
+    p.add_argument("--format", default="onnx", help="onnx (needs pip install 'aevb[export]')")
+    p.add_argument("--out", default=None, help="folder (default: RUN/export)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
     p.add_argument("--data-dir", default="")

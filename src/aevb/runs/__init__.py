@@ -9,6 +9,7 @@ from aevb.runs.scores import ood_run, score_run
 from aevb.runs.tasks import (
     encode_run,
     evaluate_run,
+    export_run,
     reconstruct_run,
     run_demo,
     sample_run,
@@ -21,6 +22,7 @@ __all__ = [
     "Run",
     "encode_run",
     "evaluate_run",
+    "export_run",
     "fid_run",
     "load",
     "load_data",

@@ -21,6 +21,7 @@ from aevb.config import Config, ModelConfig, TrainConfig
 from aevb.data import TensorData
 from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
+from aevb.export import export_onnx
 from aevb.likelihoods import Decoder
 from aevb.models import build_model, data_defaults
 from aevb.models.protocols import ConditionalModel, GenerativeModel
@@ -282,3 +283,15 @@ def traverse_run(
         dim = [d for d in range(images.shape[0]) for _ in range(steps)]
         return _write_rows(path, images.flatten(0, 1).numpy(), {"dim": dim, "offset": offsets * images.shape[0]})
     return save_traversal(images, run.model.event_shape, path)
+
+
+EXPORT_FORMATS = ("onnx",)
+
+
+def export_run(run_dir: str | Path, format: str = "onnx", out: str | Path | None = None) -> dict:
+    """``aevb export RUN``: the run's encoder and decoder as ONNX graphs (:func:`aevb.export.export_onnx`) in ``out``
+    (default ``RUN/export``)."""
+    if format not in EXPORT_FORMATS:
+        raise ConfigError(f"--format {format!r} is not supported; choose one of: {', '.join(EXPORT_FORMATS)}")
+    run = Run(run_dir)
+    return export_onnx(load(run.dir), out or run.dir / "export")
