@@ -25,6 +25,7 @@ from aevb.runs import (
     ood_run,
     plot_run,
     reconstruct_run,
+    run_config,
     run_demo,
     sample_run,
     score_run,
@@ -199,7 +200,10 @@ def _nll_estimator(args: argparse.Namespace, default: str = "is") -> str:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     path = sample_run(args.run, n=args.n, out=args.out, seed=args.seed, label=args.label)
-    print(f"wrote {path}")
+    note = ""
+    if run_config(args.run).model.model == "ae":
+        note = " (z drawn from a Gaussian fitted to the training codes: a plain autoencoder has no prior)"
+    print(f"wrote {path}{note}")
     return 0
 
 
@@ -511,8 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nll-samples", type=int, default=0, help="also estimate -log p(x) on the test split (K)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("reproduce", help="reproduce a figure of Kingma & Welling (2014): fig2, fig3, fig4, fig5")
-    p.add_argument("name", help="fig2, fig3, fig4 or fig5")
+    p = sub.add_parser(
+        "reproduce", help="reproduce a figure of Kingma & Welling (2014), fig2 … fig5, or the lecture's ae-vs-vae"
+    )
+    p.add_argument("name", help="fig2, fig3, fig4, fig5 or ae-vs-vae")
     p.add_argument("--out", default=None, help="output folder (default: runs/reproduce/NAME)")
     p.add_argument("--budget", type=int, default=None, help="training samples seen per model (default per figure)")
     p.add_argument("--nz", default=None, help="comma-separated latent sizes to run (default: the paper's)")

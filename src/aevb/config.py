@@ -145,7 +145,11 @@ class TrainConfig:
     batch_size: int = _f(100, "optimizer", "minibatch size (the paper's M)")
     samples: int = _f(1, "objective", "posterior samples per datapoint (the paper's L; the IWAE bound's k)")
     method: str = _f("aevb", "objective", "how parameters are fitted: aevb (SGVB) or a baseline")
-    objective: str = _f("elbo", "objective", "the bound maximized: elbo, iwae (L_k) or vqvae (van den Oord eq. 3)")
+    objective: str = _f(
+        "elbo",
+        "objective",
+        "what training maximizes: elbo, iwae (L_k), reconstruction (ae), kl or vqvae (van den Oord eq. 3)",
+    )
     estimator: str = _f("B", "objective", "SGVB estimator: A (Monte Carlo KL) or B (analytic KL)")
     beta: float = _f(1.0, "objective", "weight of the KL (beta-VAE; 1: the ELBO)")
     warmup_steps: int = _f(0, "objective", "KL warm-up: beta rises linearly from 0 over this many steps (0: off)")
@@ -235,6 +239,11 @@ class Config:
         if self.version > CONFIG_VERSION:
             raise ConfigError(
                 f"config version {self.version} is newer than this aevb understands ({CONFIG_VERSION}); upgrade aevb"
+            )
+        if self.model.model == "ae" and self.train.objective != "reconstruction":
+            raise ConfigError(
+                f"model = 'ae' with objective = {self.train.objective!r}: the plain autoencoder has no KL or bound; "
+                "it trains with --objective reconstruction"
             )
         if (self.model.model == "vqvae") != (self.train.objective == "vqvae"):
             # The VQ-VAE has no ELBO terms (its posterior is a point mass), and its loss fits no other model.

@@ -87,6 +87,11 @@ def evaluate(
     """
     if compile and nll_estimator != "is":
         raise ConfigError(f"compile applies to the importance-sampling estimator ('is'), not {nll_estimator!r}")
+    if isinstance(model, BoundModel) and not model.variational:
+        raise ConfigError(
+            f"{type(model).__name__} is not variational (its encoder gives a point, not a density): it has no ELBO "
+            "or log p(x); its reconstruction error per datapoint is `aevb score RUN --score recon`"
+        )
     if not isinstance(model, BoundModel):  # e.g. the VQ-VAE: a point-mass posterior, evaluated by its own metrics
         raise ConfigError(
             f"{type(model).__name__} has no variational-bound terms to evaluate; its held-out metrics (reconstruction "

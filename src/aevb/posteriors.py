@@ -69,6 +69,56 @@ class FullCovarianceGaussian(nn.Module):
         return MultivariateNormal(loc, scale_tril=self.scale_tril(log_sigma, lower), validate_args=False)
 
 
+class PointMass(Distribution):
+    """δ(z − loc): all mass at the encoder's output — the "posterior" of a plain autoencoder, z = f(x).
+
+    ``rsample`` returns ``loc`` itself (the gradient flows to the encoder); ``log_prob`` is 0 by convention. A point
+    mass has no density with respect to Lebesgue measure, so no bound on log p(x) involves it: models with this
+    posterior are not variational (``aevb.models.ae``).
+    """
+
+    arg_constraints: dict = {}
+    has_rsample = True
+
+    def __init__(self, loc: torch.Tensor) -> None:
+        self.loc = loc
+        super().__init__(batch_shape=loc.shape[:-1], event_shape=loc.shape[-1:], validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return torch.zeros_like(self.loc)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return torch.zeros_like(self.loc)
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # noqa: B008 - torch's signature
+        return self.loc.expand(self._extended_shape(torch.Size(sample_shape)))
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(value.shape[:-1], dtype=value.dtype, device=value.device)
+
+
+@POSTERIORS.register("point")
+class PointPosterior(nn.Module):
+    """q(z|x) = δ(z − f(x)): the network's output is the code itself (the plain autoencoder)."""
+
+    def __init__(self, latent_dim: int) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    @staticmethod
+    def n_params(latent_dim: int) -> int:
+        return latent_dim
+
+    def forward(self, raw: torch.Tensor) -> Distribution:
+        return PointMass(raw.float())
+
+
 class Encoder(nn.Module):
     """x (and an optional context c) → q_φ(z|x, c): a network followed by a posterior family."""
 

@@ -201,6 +201,11 @@ def score(
         raise ConfigError(f"{type(model).__name__} has no variational bound to score with")
     settings = settings or ScoreSettings()
     functions = {name: SCORES.get(name) for name in kinds}  # an unknown name fails before any work
+    if not model.variational and set(kinds) - {"recon"}:
+        raise ConfigError(
+            f"{type(model).__name__} is not variational: it has no likelihood or bound to score with, so only recon "
+            f"applies (asked for {', '.join(kinds)})"
+        )
     x = as_input(model, x)
     check_finite_rows(x)
     was_training = model.training

@@ -8,6 +8,7 @@ from torch import nn
 
 from aevb.config import ModelConfig
 from aevb.models import conv  # noqa: E402,F401  (registers arch "conv")
+from aevb.models.ae import AutoEncoder  # noqa: E402  (registers "ae")
 from aevb.models.archs import ARCHS
 from aevb.models.cvae import CVAE  # noqa: E402  (registers "cvae")
 from aevb.models.deep import DeepVAE  # noqa: E402  (registers "deep-vae")
@@ -17,6 +18,7 @@ from aevb.registry import MODELS
 
 __all__ = [
     "ARCHS",
+    "AutoEncoder",
     "CVAE",
     "VAE",
     "VQVAE",

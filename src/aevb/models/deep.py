@@ -42,6 +42,8 @@ class DeepVAE(nn.Module):
     """L stochastic layers h¹..h^L (``latent_dims``); ``encoders[l]`` is q(h^{l+1}|h^l) (h⁰ = x), ``decoder`` is
     p(x|h¹), ``conditionals[l]`` is p(h^{l+1}|h^{l+2}) and ``prior`` is p(h^L) = N(0, I)."""
 
+    variational = True
+
     def __init__(
         self,
         encoders: Sequence[Encoder],

@@ -2,8 +2,9 @@
 
 - :class:`GenerativeModel`: every model — ``event_shape``, a ``decoder`` (network + likelihood family), ``sample``
   and ``reconstruct``; the VQ-VAE is one and nothing more.
-- :class:`BoundModel`: a latent-variable model with a variational bound: ``encode`` (q_φ(z|x)), ``decode``
-  (p_θ(x|z)), ``prior_distribution`` (p(z)) and ``terms``, the per-sample log densities every estimator reads.
+- :class:`BoundModel`: a latent-variable model with an encoder and per-sample log densities: ``encode`` (q_φ(z|x)),
+  ``decode`` (p_θ(x|z)), ``prior_distribution`` (p(z)) and ``terms``, what every estimator reads. ``variational``
+  says whether q is a density, so that the bounds mean something (the plain autoencoder's point mass is not).
   ``terms`` takes a precomputed ``posterior``, so the IS evaluator encodes a block of datapoints once and draws many
   chunks of samples from it.
 - :class:`ConditionalModel`: a model whose distributions see a context c built from labels (the CVAE).
@@ -42,6 +43,7 @@ class GenerativeModel(Protocol):
 @runtime_checkable
 class BoundModel(GenerativeModel, Protocol):
     latent_dim: int  # the width of the latent layer that ``encode`` returns and ``decode`` reads
+    variational: bool  # q(z|x) is a density, so the ELBO and log p(x) are defined (False: the plain autoencoder)
 
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution: ...
 

@@ -31,6 +31,10 @@ class VAE(nn.Module):
     ``context`` (labels, for conditional models) is passed to all three; unconditional parts ignore it.
     """
 
+    # A variational model: q_φ(z|x) is a density, so the ELBO and importance-sampled log p(x) are defined. The plain
+    # autoencoder (aevb.models.ae) shares this class with a point-mass q and sets it to False.
+    variational = True
+
     def __init__(
         self,
         encoder: Encoder,

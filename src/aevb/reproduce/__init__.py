@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aevb.registry import Registry
-from aevb.reproduce import fig2, fig3, fig45
+from aevb.reproduce import ae_vs_vae, fig2, fig3, fig45
 from aevb.reproduce.common import Options
 
 EXPERIMENTS: Registry[Callable[[Options, Path], Path]] = Registry("experiment")
@@ -19,6 +19,7 @@ EXPERIMENTS.register("fig2")(fig2.run)
 EXPERIMENTS.register("fig3")(fig3.run)
 EXPERIMENTS.register("fig4")(fig45.run_fig4)
 EXPERIMENTS.register("fig5")(fig45.run_fig5)
+EXPERIMENTS.register("ae-vs-vae")(ae_vs_vae.run)
 
 
 def run_experiment(name: str, **options: Any) -> Path:

@@ -7,14 +7,19 @@ the bounds themselves are written once, there. Registered in :data:`OBJECTIVES`:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from aevb.config import TrainConfig
 from aevb.errors import ConfigError
 from aevb.estimators import elbo, iwae_bound
+from aevb.models.ae import AutoEncoder
+from aevb.models.protocols import labels_to_context
 from aevb.registry import Registry
-from aevb.training.hooks import Hooks
+from aevb.runtime import fork_rng
+from aevb.training.hooks import Hooks, TrainingRun
 from aevb.training.vq import VQVAEObjective
 
 OBJECTIVES: Registry = Registry("objective")
@@ -28,6 +33,8 @@ class ELBOObjective(Hooks):
     KL warm-up β_t = β · min(1, t / ``warmup_steps``) at optimizer step t (the trainer sets :attr:`step` before each
     step), and free bits λ = ``free_bits`` nats per latent dimension (:func:`aevb.estimators.free_bits_kl`).
     """
+
+    is_bound = True  # whether the logged train_bound is a lower bound on log p(x)
 
     def __init__(self, config: TrainConfig) -> None:
         self.num_samples = config.samples
@@ -54,6 +61,8 @@ class ELBOObjective(Hooks):
 class IWAEObjective(Hooks):
     """The importance-weighted bound L_k with k = ``samples`` (Burda et al. 2015)."""
 
+    is_bound = True  # whether the logged train_bound is a lower bound on log p(x)
+
     def __init__(self, config: TrainConfig) -> None:
         self.num_samples = config.samples
         if config.warmup_steps or config.free_bits or config.beta != 1.0:
@@ -62,6 +71,56 @@ class IWAEObjective(Hooks):
 
     def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         return iwae_bound(model.terms(x, self.num_samples, context))
+
+
+@OBJECTIVES.register("reconstruction")
+class ReconstructionObjective(Hooks):
+    """The reconstruction term alone, E_q[log p(x|z)] with L = ``samples`` draws (the lecture's "reconstruction
+    only"; for the plain autoencoder, log p(x|z = f(x))). Not a bound on log p(x). After training it fits the
+    autoencoder's sampling Gaussian to the training codes, and at each epoch's end it logs ``test_recon``."""
+
+    is_bound = False  # whether the logged train_bound is a lower bound on log p(x)
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.num_samples = config.samples
+        if config.warmup_steps or config.free_bits or config.beta != 1.0:
+            raise ConfigError("beta, warmup_steps and free_bits weigh the KL; objective reconstruction has none")
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return model.terms(x, self.num_samples, context).log_likelihood.mean(0)
+
+    @torch.no_grad()
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        if run.test_data is None or run.config.terms_points == 0:
+            return
+        data = run.test_data.spread(run.config.terms_points)
+        model = run.model
+        was_training = model.training
+        model.eval()
+        with fork_rng(run.device):
+            torch.manual_seed(run.config.seed)
+            context = labels_to_context(model, None if data.y is None else data.y.to(run.device))
+            record["test_recon"] = float(self(model, data.x.to(run.device), context).mean())
+        model.train(was_training)
+
+    def after_fit(self, run: TrainingRun) -> None:
+        if isinstance(run.model, AutoEncoder):
+            run.model.fit_prior(run.x)
+
+
+@OBJECTIVES.register("kl")
+class KLObjective(Hooks):
+    """−KL(q(z|x) ‖ p(z)) alone (analytic, App. B): the lecture's "KL only" panel, where every code collapses onto
+    the prior and the decoder learns nothing. Not a bound on log p(x)."""
+
+    is_bound = False  # whether the logged train_bound is a lower bound on log p(x)
+
+    def __init__(self, config: TrainConfig) -> None:
+        if config.warmup_steps or config.free_bits or config.beta != 1.0 or config.estimator != "B":
+            raise ConfigError("objective kl is the analytic KL alone: leave beta, warmup_steps, free_bits, estimator B")
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return -model.terms(x, 1, context).kl()
 
 
 OBJECTIVES.register("vqvae")(VQVAEObjective)

@@ -94,6 +94,9 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else None
         self.full_config = full_config
         self.objective = OBJECTIVES.get(config.objective)(config)
+        # The console line calls the logged train_bound what it is: a bound, or another objective (a loss).
+        bound = self.objective.is_bound and config.beta == 1.0 and not config.free_bits and not config.warmup_steps
+        self._train_label = "train bound" if bound else "train objective"
         self.optimizer = make_optimizer(
             config.optimizer, model.parameters(), config.lr, config.weight_decay, betas=config.betas, eps=config.eps
         )
@@ -131,7 +134,7 @@ class Trainer:
     def has_encoder_bound(self) -> bool:
         """Whether the ELBO and its terms mean something for this run: the model has variational-bound terms (the
         VQ-VAE evaluates itself in its objective's callback) and the method trains the encoder (MCEM does not)."""
-        return isinstance(self.model, BoundModel) and self.method.trains_encoder
+        return isinstance(self.model, BoundModel) and self.model.variational and self.method.trains_encoder
 
     def _rng_seed(self) -> int:
         """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2)."""
@@ -346,7 +349,7 @@ class Trainer:
         """The one sink of every record of the run (each epoch's, and a second stage's): the history, the console
         line (``message``, or the epoch line), ``metrics.jsonl`` and TensorBoard, written by rank 0 only."""
         self.history.append(record)
-        msg = message or _epoch_message(record)
+        msg = message or _epoch_message(record, self._train_label)
         if self.config.progress and self.dist.is_main:
             print(msg, flush=True)
         if self.run_dir is not None and self.dist.is_main:
@@ -358,9 +361,9 @@ class Trainer:
                     self.writer.add_scalar(key, value, record["step"])
 
 
-def _epoch_message(record: dict[str, Any]) -> str:
+def _epoch_message(record: dict[str, Any], label: str = "train bound") -> str:
     # MCEM logs train_log_joint instead of a bound (aevb.training.mcem).
-    what = "train bound" if "train_bound" in record else "train log p(x,z)"
+    what = label if "train_bound" in record else "train log p(x,z)"
     train = record.get("train_bound", record.get("train_log_joint", math.nan))
     msg = f"epoch {record['epoch']:4d}  step {record['step']:7d}  {what} {train:9.3f} nats"
     if "test_elbo" in record:

@@ -34,6 +34,8 @@ _LOGGED = ("recon_nll", "codebook_loss", "commitment_loss", "loss", "perplexity"
 class VQVAEObjective(Hooks):
     """−L per datapoint, L = −log p(x|z_q) + ‖sg[z_e] − e‖² + β‖z_e − sg[e]‖² (van den Oord et al. 2017, eq. 3)."""
 
+    is_bound = False  # −L of eq. 3 is a loss, not a bound on log p(x)
+
     def __init__(self, config: TrainConfig) -> None:
         if config.samples != 1 or config.beta != 1.0 or config.warmup_steps or config.free_bits:
             raise ConfigError(
