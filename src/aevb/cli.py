@@ -15,6 +15,7 @@ from aevb.config import PRECISIONS, Config, ModelConfig, TrainConfig, field_help
 from aevb.data import list_datasets
 from aevb.errors import AevbError, ConfigError
 from aevb.inference.marginal import NLL_ESTIMATORS
+from aevb.io import read_meta
 from aevb.presets import PRESETS, preset
 from aevb.reproduce import run_experiment
 from aevb.runs import (
@@ -25,7 +26,6 @@ from aevb.runs import (
     ood_run,
     plot_run,
     reconstruct_run,
-    run_config,
     run_demo,
     sample_run,
     score_run,
@@ -201,7 +201,7 @@ def _nll_estimator(args: argparse.Namespace, default: str = "is") -> str:
 def cmd_sample(args: argparse.Namespace) -> int:
     path = sample_run(args.run, n=args.n, out=args.out, seed=args.seed, label=args.label)
     note = ""
-    if run_config(args.run).model.model == "ae":
+    if (read_meta(args.run).get("model") or {}).get("model") == "ae":  # the model files, which may stand alone
         note = " (z drawn from a Gaussian fitted to the training codes: a plain autoencoder has no prior)"
     print(f"wrote {path}{note}")
     return 0
