@@ -114,3 +114,14 @@ def test_score_and_ood_commands(tmp_path, capsys):
     np.save(tmp_path / "wide.npy", np.zeros((50, 17), dtype=np.float32))
     assert main(["score", str(run), "--data", str(tmp_path / "wide.npy")]) == 2
     assert "(16,)" in capsys.readouterr().err
+
+
+def test_detection_metrics_on_known_orderings():
+    from aevb.runs.scores import detection_metrics
+
+    inlier, outlier = np.arange(100.0), np.arange(100.0, 200.0)
+    assert detection_metrics(inlier, outlier) == {"auroc": 1.0, "auprc": 1.0, "fpr_at_95_tpr": 0.0}
+    assert detection_metrics(outlier, inlier)["auroc"] == 0.0
+    # outliers 50..149 over inliers 0..99: 95 % TPR needs the threshold at 55, which 45 inliers (55..99) pass
+    m = detection_metrics(inlier, np.linspace(50, 149, 100))
+    assert m["fpr_at_95_tpr"] == 0.45 and 0.5 < m["auroc"] < 1

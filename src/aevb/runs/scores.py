@@ -75,16 +75,25 @@ def score_run(
     return out
 
 
+def _sklearn_metrics():  # noqa: ANN202 - the module
+    """scikit-learn's metrics (an optional dependency: ``pip install 'aevb[plots]'``)."""
+    try:
+        from sklearn import metrics
+    except ImportError:
+        raise ConfigError("aevb ood measures with scikit-learn's metrics: pip install 'aevb[plots]'") from None
+    return metrics
+
+
 def detection_metrics(inlier: np.ndarray, outlier: np.ndarray) -> dict[str, float]:
     """AUROC, AUPRC (average precision) and FPR at 95 % TPR, outliers the positive class, higher score = outlier."""
-    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve  # optional: aevb[plots]
+    metrics = _sklearn_metrics()
 
     y = np.r_[np.zeros(len(inlier)), np.ones(len(outlier))]
     s = np.r_[inlier, outlier]
-    fpr, tpr, _ = roc_curve(y, s)
+    fpr, tpr, _ = metrics.roc_curve(y, s, drop_intermediate=False)  # keep every threshold: the 95 % point exactly
     return {
-        "auroc": float(roc_auc_score(y, s)),
-        "auprc": float(average_precision_score(y, s)),
+        "auroc": float(metrics.roc_auc_score(y, s)),
+        "auprc": float(metrics.average_precision_score(y, s)),
         "fpr_at_95_tpr": float(fpr[np.searchsorted(tpr, 0.95, side="left")]),
     }
 
@@ -102,8 +111,7 @@ def ood_run(
     """Score the in-distribution set (``inlier``, default the run's test split) and the out-of-distribution set
     (``outlier``, ``NAME[:split]``) and measure how well each score separates them; writes ``ood.json``,
     ``hist_<score>.png`` and ``roc.png`` into ``out_dir`` (default ``RUN/ood``) and returns the numbers."""
-    from sklearn.metrics import roc_curve  # optional: aevb[plots]
-
+    roc_curve = _sklearn_metrics().roc_curve
     if not outlier:
         raise ConfigError("--out NAME[:split] is required: the out-of-distribution data")
     run = Run(run_dir)
