@@ -45,6 +45,8 @@ def test_exported_graphs_match_pytorch(tmp_path, config, shape):
         assert np.abs(got - want.numpy()).max() <= 1e-5
     for got, want in zip(decoder.run(None, feeds_z), p_params, strict=True):
         assert np.abs(got - want.numpy()).max() <= 1e-5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decoder.onnx", "encoder.onnx", "model.onnx.json"]
+    assert encoder.get_inputs()[0].shape[0] == "N"  # the dynamic batch axis, named as in the JSON
     saved = json.loads((tmp_path / "model.onnx.json").read_text())
     assert saved["encoder"]["inputs"]["x"]["shape"] == ["N", *shape] and saved["latent_dim"] == config.latent_dim
     assert list(saved["decoder"]["outputs"]) == [

@@ -188,3 +188,17 @@ def test_reconstruction_grid_labels_its_rows(tmp_path):
     margin = labelled.shape[1] - plain.shape[1]
     assert margin > 20 and labelled.shape[0] == plain.shape[0]
     assert (labelled[:, :margin] < 128).any()  # the labels' dark text on the white margin
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    """Atomic writes go through a private temporary file; the finished file gets the usual umask permissions."""
+    import os
+
+    from aevb.atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644

@@ -101,6 +101,9 @@ def test_score_and_ood_commands(tmp_path, capsys):
     assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--score", "nll,regret", *fast]) == 0
     rows = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
     assert len(rows) == 30 and set(rows[0]) == {"index", "nll", "regret"}  # the run's test split: 10 % of 300
+    assert main(["score", str(run), "--out", str(tmp_path / "l.csv"), "--score", "nll", "--limit", "4", *fast]) == 0
+    limited = list(csv.DictReader((tmp_path / "l.csv").read_text().splitlines()))
+    assert [r["index"] for r in limited] == ["0", "10", "19", "29"]  # the rows' indices in the split, evenly spaced
     capsys.readouterr()
     assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
     summary = json.loads(capsys.readouterr().out)

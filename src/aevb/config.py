@@ -67,7 +67,11 @@ class ModelConfig:
     hidden: list[int] = _f([400], "model", "widths of the encoder's hidden layers (the decoder mirrors them)")
     activation: str = _f("relu", "model", "nonlinearity of the hidden layers")
     arch: str = _f("mlp", "model", "network architecture of encoder and decoder (conv: one stride-2 conv per width)")
-    posterior: str = _f("diagonal", "model", "family of q(z|x): diagonal or full-covariance Gaussian")
+    posterior: str = _f(
+        "diagonal",
+        "model",
+        "family of q(z|x): diagonal or full-covariance Gaussian (point: set by --model ae)",
+    )
     likelihood: str = _f("bernoulli", "model", "family of p(x|z): Bernoulli (data in [0, 1]) or Gaussian (real data)")
     squash_mean: bool | None = _f(
         None,
@@ -170,7 +174,7 @@ class TrainConfig:
     precision: str = _f("fp32", "run", "fp32, or bf16: autocast of the networks (densities stay fp32)")
     device: str = _f("auto", "run", "auto (CUDA when present), cpu, cuda or cuda:N")
     progress: bool = _f(True, "run", "print a line per epoch and a progress bar")
-    out: str = _f("", "run", "the run directory to write")
+    out: str = _f("", "run", "the run directory to write (required)")
     picture_epochs: list[int] = _f(
         [1, 5, 10, 20, 50, 100, 200, 500, 1000], "evaluation", "epochs after which sample/recon pictures are written"
     )

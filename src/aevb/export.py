@@ -65,7 +65,7 @@ class _Graph(nn.Module):
 
 
 def _export_one(graph: _Graph, example: tuple[torch.Tensor, ...], input_names: list[str], path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1)
+    batch = torch.export.Dim("N", min=1)  # the batch axis, named as in model.onnx.json
     dynamic = {"value": {0: batch}, "context": {0: batch} if len(example) > 1 else None}
     if len(example) == 1:
         dynamic.pop("context")
@@ -83,6 +83,7 @@ def _export_one(graph: _Graph, example: tuple[torch.Tensor, ...], input_names: l
             output_names=list(graph.names),
             dynamic_shapes=dynamic,
             dynamo=True,
+            external_data=False,  # weights inside the .onnx file: one file per graph
             verbose=False,
         )
     registration.setLevel(level)

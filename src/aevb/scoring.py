@@ -204,7 +204,7 @@ def score(
     if not model.variational and set(kinds) - {"recon"}:
         raise ConfigError(
             f"{type(model).__name__} is not variational: it has no likelihood or bound to score with, so only recon "
-            f"applies (asked for {', '.join(kinds)})"
+            f"applies (asked for {', '.join(kinds)}; the default score is {DEFAULT_SCORE}): pass --score recon"
         )
     x = as_input(model, x)
     check_finite_rows(x)

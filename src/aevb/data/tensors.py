@@ -89,9 +89,13 @@ class TensorData:
         For pictures and per-epoch statistics: several splits are stored grouped by class (the static binarized
         MNIST test set, our seeded splits keep file order), so "the first n" can be one or two classes.
         """
+        return self if n >= len(self) else self.take(self.spread_indices(n))
+
+    def spread_indices(self, n: int) -> torch.Tensor:
+        """The indices :meth:`spread` keeps (``0 .. len − 1`` when ``n >= len(self)``)."""
         if n >= len(self):
-            return self
-        return self.take(torch.linspace(0, len(self) - 1, n).round().long())
+            return torch.arange(len(self))
+        return torch.linspace(0, len(self) - 1, n).round().long()
 
     def take(self, indices: Sequence[int] | torch.Tensor | slice) -> TensorData:
         """The examples at ``indices`` (a slice, a sequence of ints or an integer/bool tensor)."""

@@ -155,20 +155,25 @@ def run(opts: Options, out: Path) -> Path:
             }
         )
     write_csv(out / "ae_vs_vae.csv", rows)
+    columns = ["model", "judge_confidence", f"fid_{extractor.name}", "midpoint_is_an_endpoint_digit"]
     table = markdown_table(
-        ["model", "judge confidence", "FID (aevb classifier)", "midpoints labelled as an endpoint's digit"],
         [
-            [r["model"], r["judge_confidence"], r[f"fid_{extractor.name}"], r["midpoint_is_an_endpoint_digit"]]
-            for r in rows
+            "model",
+            "judge confidence",
+            f"FID ({extractor.name})",
+            "midpoints labelled as an endpoint's digit",
+            "test E_q[log p(x|z)], nats",
         ],
+        [[r[c] for c in columns] + [r["test_log_p_x_given_z"]] for r in rows],
     )
     text = "\n".join(
         [
-            "# The plain autoencoder against the VAE (2-D codes, MNIST)",
+            f"# The plain autoencoder against the VAE (2-D codes, {opts.mnist})",
             "",
             f"{epochs} epochs per model on {len(train)} training digits; 784-512-2 ReLU MLPs, Bernoulli decoder, Adam "
             "1e-3, M = 100. Samples: 1,000 draws from each model's latent distribution (the VAE's prior N(0, I); a "
-            "Gaussian fitted to the autoencoder's training codes), judged by aevb's MNIST classifier.",
+            f"Gaussian fitted to the autoencoder's training codes), judged by aevb's classifier for {opts.mnist} "
+            f"({len(full)} training digits; its features give {extractor.key}).",
             "",
             f"Machine: {machine()}.",
             "",

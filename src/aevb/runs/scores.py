@@ -29,7 +29,7 @@ from aevb.training.trainer import check_compatible
 OOD_FILE = "ood.json"
 
 
-def _data(run: Run, spec: str | None, split: str, limit: int) -> TensorData:
+def _data(run: Run, spec: str | None, split: str, limit: int = 0) -> TensorData:
     """``NAME``, ``NAME:split`` or a path; None: the run's own dataset. ``limit`` > 0 keeps that many evenly spaced."""
     if spec is None:
         data = run.data(split)
@@ -58,15 +58,17 @@ def score_run(
     limit: int = 0,
     seed: int = 0,
 ) -> Path:
-    """Write one CSV row per datapoint of ``data`` (default: the run's dataset): index, label (when known) and one
-    column per score, higher = more anomalous; written atomically."""
+    """Write one CSV row per datapoint of ``data`` (default: the run's dataset): its index in the split (also with
+    ``limit``), label (when known) and one column per score, higher = more anomalous; written atomically."""
     run = Run(run_dir)
-    dataset = _data(run, data, split, limit)
+    whole = _data(run, data, split)
+    rows = whole.spread_indices(limit) if limit else torch.arange(len(whole))  # the index column: the split's own
+    dataset = whole.take(rows) if limit else whole
     scores = _scores(run, dataset, list(kinds), settings or ScoreSettings(), seed)
     header = ["index", *(["label"] if dataset.y is not None else []), *scores]
     lines = [",".join(header)]
     for i in range(len(dataset)):
-        cells = [str(i)] + ([str(int(dataset.y[i]))] if dataset.y is not None else [])
+        cells = [str(int(rows[i]))] + ([str(int(dataset.y[i]))] if dataset.y is not None else [])
         cells += [f"{float(v[i]):.6g}" for v in scores.values()]
         lines.append(",".join(cells))
     out = Path(out)
