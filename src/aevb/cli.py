@@ -43,7 +43,12 @@ SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises ConfigError (listing valid flags) instead of exiting on bad flags."""
+    """argparse that raises ConfigError (listing valid flags) instead of exiting on bad flags, and whose help shows
+    each option's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         flags = sorted({s for a in self._actions for s in a.option_strings if s.startswith("--")})
@@ -184,18 +189,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _nll_estimator(args: argparse.Namespace, default: str = "is") -> str:
     """``--nll-estimator``; ``--estimator`` is its old name, which still works and warns."""
-    if args.estimator is not None:
+    chosen, old = getattr(args, "nll_estimator", None), getattr(args, "estimator", None)
+    if old is not None:
         warnings.warn(
             f"aevb {args.command} --estimator is deprecated (train's --estimator means SGVB A/B); use --nll-estimator",
             FutureWarning,
             stacklevel=2,
         )
-        if args.nll_estimator is not None and args.nll_estimator != args.estimator:
-            raise ConfigError(
-                f"--nll-estimator {args.nll_estimator} and its deprecated alias --estimator {args.estimator} disagree"
-            )
-        return args.estimator
-    return args.nll_estimator or default
+        if chosen is not None and chosen != old:
+            raise ConfigError(f"--nll-estimator {chosen} and its deprecated alias --estimator {old} disagree")
+        return old
+    return chosen or default
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -289,9 +293,9 @@ def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
     p.add_argument("--elbo-samples", type=int, default=64, help="posterior samples of elbo, recon and regret's bound")
     p.add_argument("--regret-steps", type=int, default=100, help="Adam steps that fit each posterior (regret)")
     p.add_argument("--regret-lr", type=float, default=1e-2, help="their learning rate")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=500, help="datapoints scored at once")
     p.add_argument("--limit", type=int, default=0, help="score N evenly spaced datapoints per set (0: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -345,7 +349,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "name", "nll_estimator")}
+    options = {
+        k: v for k, v in vars(args).items() if k not in ("func", "command", "name", "nll_estimator", "estimator")
+    }
     options["estimator"] = _nll_estimator(args, default="hmc")
     summary = run_experiment(args.name, **options)
     print(f"wrote {summary}")
@@ -388,23 +394,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test ELBO and importance-sampled log-likelihood of a run")
-    p.add_argument("run")
-    p.add_argument("--split", default="test")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
     p.add_argument(
         "--nll-samples", type=int, default=1000, help="importance samples K, or HMC posterior samples L (0: ELBO only)"
     )
     p.add_argument(
         "--nll-estimator",
         choices=NLL_ESTIMATORS.names(),
-        default=None,
+        default=argparse.SUPPRESS,
         help="log p(x) by importance sampling with the encoder (is, default) or Kingma & Welling App. D (hmc; small "
         "latents)",
     )
     p.add_argument(
-        "--estimator", choices=NLL_ESTIMATORS.names(), default=None, help="deprecated alias of --nll-estimator"
+        "--estimator",
+        choices=NLL_ESTIMATORS.names(),
+        default=argparse.SUPPRESS,
+        help="deprecated alias of --nll-estimator",
     )
-    p.add_argument("--elbo-samples", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--elbo-samples", type=int, default=1, help="posterior samples per datapoint of the ELBO")
+    p.add_argument("--batch-size", type=int, default=100, help="datapoints per evaluation batch")
     p.add_argument("--limit", type=int, default=0, help="evaluate on N evenly spaced datapoints only (0: all)")
     p.add_argument(
         "--precision",
@@ -422,12 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch.compile the importance-sampling chunks (faster for large K; compiles for some seconds first); "
         "a bare --compile means true, as for aevb train",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample", help="draw z ~ p(z) and write a grid of decoded samples")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("-n", type=int, default=64)
     p.add_argument(
         "--out",
@@ -437,13 +450,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--label", type=int, default=None, help="conditional models: draw this class (e.g. 2); default: cycle classes"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("traverse", help="latent traversal: one row per latent dimension around one datapoint")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("--index", type=int, default=0, help="which datapoint of --split")
-    p.add_argument("--split", default="test")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
     p.add_argument("--out", default=None, help="a .png (images), or .csv/.npy rows (default: traversal.png or .csv)")
     p.add_argument("--span", type=float, default=3.0, help="offsets −span..span added to the posterior mean")
     p.add_argument("--steps", type=int, default=9)
@@ -451,66 +468,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_traverse)
 
     p = sub.add_parser("reconstruct", help="write data and their reconstructions as a grid")
-    p.add_argument("run")
-    p.add_argument("--split", default="test")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
     p.add_argument("-n", type=int, default=16)
     p.add_argument(
         "--out", default=None, help="recon.png (a grid of images) or .csv/.npy rows; default: png for images, else csv"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("encode", help="write posterior means and standard deviations (and labels) to .npz")
-    p.add_argument("run")
-    p.add_argument("--split", default="test")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
     p.add_argument("--out", default="latents.npz")
     p.add_argument("--limit", type=int, default=0)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("score", help="anomaly scores per datapoint (higher = more anomalous), written as CSV")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("--data", default=None, help="a dataset name or path (default: the run's dataset)")
-    p.add_argument("--split", default="test")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
     p.add_argument("--out", default="scores.csv")
     _add_score_flags(p, DEFAULT_SCORE)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("ood", help="how well each score tells out-of-distribution data apart: AUROC, AUPRC, FPR@95")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("--in", default=None, help="in-distribution data NAME[:split] (default: the run's test split)")
     p.add_argument("--out", required=True, help="out-of-distribution data NAME[:split] (e.g. fashion-mnist:test)")
     p.add_argument("--dir", default=None, help="folder for ood.json and the pictures (default: RUN/ood)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_score_flags(p, ",".join(SCORES.names()))
     p.set_defaults(func=cmd_ood)
 
     p = sub.add_parser("export", help="the encoder and decoder as ONNX graphs, with a JSON that describes them")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("--format", default="onnx", help="onnx (needs pip install 'aevb[export]')")
     p.add_argument("--out", default=None, help="folder (default: RUN/export)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
     p.add_argument("--data-dir", default="")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("plot", help="pictures of a run: latent scatter, samples, reconstructions, curves, ...")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument(
         "--kind",
         default="all",
         help="comma-separated: scatter, samples, recon, interp, traverse, manifold, curves, or all (default)",
     )
     p.add_argument("--out", default=None, help="folder for the PNGs (default: RUN/plots)")
-    p.add_argument("--split", default="test")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
     p.add_argument("--limit", type=int, default=2000, help="datapoints in the latent scatter")
     p.add_argument("--projection", default="auto", help="scatter for Nz > 3: auto (PCA), pca or tsne")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("report", help="write one self-contained HTML report of a run (config, curves, pictures)")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("--out", default=None, help="the HTML file (default: RUN/report.html)")
     p.add_argument("--nll-samples", type=int, default=0, help="also estimate -log p(x) on the test split (K)")
     p.set_defaults(func=cmd_report)
@@ -522,16 +555,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: runs/reproduce/NAME)")
     p.add_argument("--budget", type=int, default=None, help="training samples seen per model (default per figure)")
     p.add_argument("--nz", default=None, help="comma-separated latent sizes to run (default: the paper's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.add_argument("--data-dir", default="")
     p.add_argument("--mnist", default="mnist", help="dataset used for the MNIST panels")
     p.add_argument("--frey", default="frey-faces", help="dataset used for the Frey Face panels")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training points (0: all)")
     p.add_argument("--test-limit", type=int, default=0, help="use only the first N test points (0: all)")
     p.add_argument(
-        "--nll-estimator", default=None, help="fig3: marginal-likelihood estimator, hmc (the paper's, default) or is"
+        "--nll-estimator",
+        default=argparse.SUPPRESS,
+        help="fig3: marginal-likelihood estimator, hmc (the paper's, default) or is",
     )
-    p.add_argument("--estimator", default=None, help="deprecated alias of --nll-estimator")
+    p.add_argument("--estimator", default=argparse.SUPPRESS, help="deprecated alias of --nll-estimator")
     p.add_argument("--eval-points", type=int, default=1000, help="fig3: train and test points log p(x) is estimated on")
     p.add_argument("--probes", type=int, default=5, help="fig3: how many times during training log p(x) is estimated")
     p.add_argument("--device", default="auto")
@@ -539,13 +574,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("fid", help="FID between a run's samples and held-out data (key names the features)")
-    p.add_argument("run")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
     p.add_argument("--features", default="aevb_classifier", help="aevb_classifier (default) or inception")
     p.add_argument("--fid-weights", default="", help="inception: the FID weights file; classifier: its directory")
     p.add_argument("-n", type=int, default=1000, help="samples and data points")
-    p.add_argument("--split", default="test")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_fid)
 
     p = sub.add_parser("fid-classifier", help="train the aevb FID classifier on a labelled image dataset")
@@ -553,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="", help="directory (default: <data dir>/fid/aevb_classifier_<dataset>)")
     p.add_argument("--data-dir", default="")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func=cmd_fid_classifier)
 
     p = sub.add_parser("demo", help="train on the offline MNIST sample and write pictures and metrics")
