@@ -16,7 +16,7 @@ from aevb.likelihoods import Decoder, GaussianLikelihood
 from aevb.nets import MLPNet
 from aevb.posteriors import DiagonalGaussian, Encoder
 from aevb.priors import StandardNormalPrior
-from aevb.scoring import ScoreSettings, check_finite_rows, compressed_bits, score
+from aevb.scoring import ScoreSettings, compressed_bits, score
 
 S2 = 0.5  # p(x|z) = N(z, S2), p(z) = N(0, 1): the exact posterior is N(x / (1 + S2), S2 / (1 + S2))
 
@@ -84,7 +84,7 @@ def test_bad_input_names_what_was_wrong():
     x = torch.zeros(30, 6)
     x[[3, 17], 2] = float("nan")
     with pytest.raises(aevb.DataError, match="rows 3, 17 hold NaN or inf"):
-        check_finite_rows(x)
+        score(model, x, ["recon"])
     with pytest.raises(aevb.ConfigError, match="unknown anomaly score 'likelihood'"):
         score(model, torch.zeros(4, 6), ["likelihood"])
 

@@ -11,7 +11,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from aevb.config import PRECISIONS, Config, ModelConfig, TrainConfig, field_help, field_types, load_toml
+from aevb.config import (
+    PRECISIONS,
+    Config,
+    ModelConfig,
+    TrainConfig,
+    boolean,
+    field_help,
+    field_types,
+    load_toml,
+)
 from aevb.data import list_datasets
 from aevb.errors import AevbError, ConfigError
 from aevb.inference.marginal import NLL_ESTIMATORS
@@ -101,14 +110,6 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _section_of(group: str) -> str:
     return "[model]" if group == "model" else "[train]"
-
-
-def _boolean(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def _config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Config:
@@ -288,12 +289,15 @@ def cmd_ood(args: argparse.Namespace) -> int:
 
 
 def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
+    d = ScoreSettings()  # the defaults live in one place
     p.add_argument("--score", default=default_scores, help=f"comma-separated scores: {', '.join(SCORES.names())}")
-    p.add_argument("--nll-samples", type=int, default=100, help="importance samples K of nll and complexity")
-    p.add_argument("--elbo-samples", type=int, default=64, help="posterior samples of elbo, recon and regret's bound")
-    p.add_argument("--regret-steps", type=int, default=100, help="Adam steps that fit each posterior (regret)")
-    p.add_argument("--regret-lr", type=float, default=1e-2, help="their learning rate")
-    p.add_argument("--batch-size", type=int, default=500, help="datapoints scored at once")
+    p.add_argument("--nll-samples", type=int, default=d.nll_samples, help="importance samples K of nll and complexity")
+    p.add_argument(
+        "--elbo-samples", type=int, default=d.elbo_samples, help="posterior samples of elbo, recon and regret's bound"
+    )
+    p.add_argument("--regret-steps", type=int, default=d.regret_steps, help="Adam steps that fit each posterior")
+    p.add_argument("--regret-lr", type=float, default=d.regret_lr, help="their learning rate")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="datapoints scored at once")
     p.add_argument("--limit", type=int, default=0, help="score N evenly spaced datapoints per set (0: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
 
@@ -430,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const=True,
         default=False,
-        type=_boolean,
+        type=boolean,
         metavar="BOOL",
         help="torch.compile the importance-sampling chunks (faster for large K; compiles for some seconds first); "
         "a bare --compile means true, as for aevb train",

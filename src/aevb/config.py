@@ -357,6 +357,11 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
     raise ConfigError(f"{name} must be of type {tname}, got {value!r}")
 
 
+def boolean(text: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no), as config files and flags write switches."""
+    return _coerce("value", bool, text)
+
+
 def _toml_value(value: Any) -> str:
     if value is None:
         return '"auto"'

@@ -66,9 +66,9 @@ class _Graph(nn.Module):
 
 def _export_one(graph: _Graph, example: tuple[torch.Tensor, ...], input_names: list[str], path: Path) -> None:
     batch = torch.export.Dim("N", min=1)  # the batch axis, named as in model.onnx.json
-    dynamic = {"value": {0: batch}, "context": {0: batch} if len(example) > 1 else None}
-    if len(example) == 1:
-        dynamic.pop("context")
+    dynamic = {"value": {0: batch}}
+    if len(example) > 1:
+        dynamic["context"] = {0: batch}
     # The exporter's notices (torchvision ops it skips, pytree deprecations) say nothing about this model.
     registration = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = registration.level
@@ -122,9 +122,8 @@ def export_onnx(model: BoundModel, out_dir: str | Path, *, check_batch: int = 10
     generator = torch.Generator().manual_seed(seed)
     event_shape, latent = tuple(model.event_shape), model.latent_dim
     support = model.decoder.family.support
-    x = torch.rand(check_batch, *event_shape, generator=generator)
-    if support == "real":
-        x = torch.randn(check_batch, *event_shape, generator=generator)
+    draw = torch.randn if support == "real" else torch.rand  # inputs inside the likelihood's support
+    x = draw(check_batch, *event_shape, generator=generator)
     z = torch.randn(check_batch, latent, generator=generator)
     context: tuple[torch.Tensor, ...] = ()
     names = ["x"]

@@ -28,11 +28,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from aevb.errors import ConfigError, DataError
+from aevb.data import check_data
+from aevb.errors import ConfigError
 from aevb.estimators import Terms, elbo
 from aevb.inference.importance import log_likelihood
 from aevb.models.protocols import BoundModel, as_input
-from aevb.plots.png import to_images
+from aevb.plots.png import shows_as_images, to_images
 from aevb.registry import Registry
 from aevb.runtime import fork_rng
 
@@ -149,13 +150,9 @@ def regret_score(
 
 def compressed_bits(x: torch.Tensor, event_shape: tuple[int, ...]) -> torch.Tensor:
     """L(x) in bits per datapoint: PNG (Pillow, level 9) of 8-bit images, or zlib (level 9) of float32 bytes."""
-    try:
-        images = to_images(x, event_shape)
-    except ValueError:
-        images = None
     bits = []
-    if images is not None:
-        pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    if shows_as_images(event_shape):
+        pixels = (to_images(x, event_shape).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         for image in pixels:
             buffer = io.BytesIO()
             mode = "L" if image.shape[2] == 1 else "RGB"
@@ -176,14 +173,6 @@ def complexity_score(
     """S(x) = −log₂ p̂(x) − L(x), bits (Serrà et al. 2020)."""
     nll_bits = _nll(model, x, c, s, cache) / math.log(2)
     return nll_bits - compressed_bits(x, model.event_shape).to(nll_bits.device)
-
-
-def check_finite_rows(x: torch.Tensor, name: str = "data") -> None:
-    """A :class:`DataError` naming the rows (up to ten) that hold NaN or inf."""
-    bad = (~torch.isfinite(x.reshape(x.shape[0], -1))).any(1).nonzero().flatten().tolist()
-    if bad:
-        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-        raise DataError(f"{name}: rows {shown} hold NaN or inf; every value must be finite (remove or impute them)")
 
 
 def score(
@@ -207,7 +196,7 @@ def score(
             f"applies (asked for {', '.join(kinds)}; the default score is {DEFAULT_SCORE}): pass --score recon"
         )
     x = as_input(model, x)
-    check_finite_rows(x)
+    check_data(x, support=model.decoder.family.support, name="x")  # finite (rows named) and in the family's range
     was_training = model.training
     model.eval()
     out: dict[str, list[torch.Tensor]] = {name: [] for name in functions}

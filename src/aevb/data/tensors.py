@@ -143,10 +143,11 @@ def check_data(x: torch.Tensor | TensorData, *, support: str = "real", name: str
     if not (math.isfinite(lo_v) and math.isfinite(hi_v)):
         bad = ~torch.isfinite(x.detach().reshape(x.shape[0], -1))
         count = int(bad.sum())
-        first = int(bad.any(dim=1).nonzero()[0, 0])
+        rows = bad.any(dim=1).nonzero().flatten().tolist()
+        shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
         raise DataError(
             f"{name}: {count} non-finite value{'s' if count != 1 else ''} (NaN or inf); the first is in "
-            f"example {first}; all values must be finite (remove or impute them)"
+            f"example {rows[0]}; rows {shown} hold NaN or inf; all values must be finite (remove or impute them)"
         )
     if support in ("binary", "unit") and (lo_v < 0.0 or hi_v > 1.0):
         raise DataError(

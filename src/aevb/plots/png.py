@@ -14,14 +14,14 @@ from aevb.atomic import write_atomic
 
 def to_images(x: torch.Tensor, event_shape: tuple[int, ...]) -> torch.Tensor:
     """View data of ``event_shape`` as images ``[N, C, H, W]``; flat vectors of a square size become squares."""
+    if not shows_as_images(event_shape):
+        raise ValueError(f"cannot show data of shape {event_shape} as images")
     x = x.detach().float().cpu().reshape(-1, *event_shape)
     if x.dim() == 4:
         return x
     if x.dim() == 3:
         return x.unsqueeze(1)
     side = math.isqrt(x.shape[-1])
-    if side * side != x.shape[-1]:
-        raise ValueError(f"cannot show data of shape {event_shape} as images")
     return x.reshape(-1, 1, side, side)
 
 

@@ -30,6 +30,7 @@ from aevb.metrics.classifier import classifier_for
 from aevb.metrics.fid import FEATURES, model_fid
 from aevb.models.protocols import BoundModel
 from aevb.plots.common import pyplot, save_figure
+from aevb.plots.grids import decode_mean, encode_mean
 from aevb.plots.png import save_grid, to_images
 from aevb.reproduce.common import (
     Options,
@@ -53,17 +54,12 @@ HIDDEN = [512]
 
 
 @torch.no_grad()
-def _codes(model: BoundModel, x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([model.encode(x[i : i + 1000]).mean for i in range(0, len(x), 1000)])
-
-
-@torch.no_grad()
 def _judge(judge: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Class probabilities ``[N, 10]`` of images ``[N, 1, 28, 28]`` in [0, 1]."""
     return torch.cat([judge(images[i : i + 500].clamp(0, 1)).softmax(-1) for i in range(0, len(images), 500)])
 
 
-def _scatter(ax, codes: torch.Tensor, labels: torch.Tensor, title: str) -> None:  # noqa: ANN001 - a matplotlib Axes
+def _scatter(ax, codes: torch.Tensor, labels: torch.Tensor, title: str):  # noqa: ANN001,ANN201 - matplotlib objects
     points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=3, vmin=-0.5, vmax=9.5)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("z₁")
@@ -74,9 +70,7 @@ def _scatter(ax, codes: torch.Tensor, labels: torch.Tensor, title: str) -> None:
 def _region_grid(model: BoundModel, codes: torch.Tensor, path: Path, n: int = 15) -> Path:
     lo, hi = np.percentile(codes.numpy(), 1, axis=0), np.percentile(codes.numpy(), 99, axis=0)
     u = torch.tensor(np.stack(np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)), -1))
-    with torch.no_grad():
-        images = model.decode(u.reshape(-1, 2).float()).mean
-    return save_grid(to_images(images, model.event_shape), path, nrow=n)
+    return save_grid(to_images(decode_mean(model, u.reshape(-1, 2).float()), model.event_shape), path, nrow=n)
 
 
 def _interpolation_hits(model: BoundModel, judge: torch.nn.Module, test: TensorData, n: int, seed: int) -> float:
@@ -84,9 +78,8 @@ def _interpolation_hits(model: BoundModel, judge: torch.nn.Module, test: TensorD
     a, b = torch.randint(len(test), (4 * n,), generator=g), torch.randint(len(test), (4 * n,), generator=g)
     keep = test.y[a] != test.y[b]
     a, b = a[keep][:n], b[keep][:n]
-    codes = _codes(model, test.x[torch.cat([a, b])])
-    with torch.no_grad():
-        midpoints = model.decode(0.5 * (codes[: len(a)] + codes[len(a) :])).mean
+    codes = encode_mean(model, test.x[torch.cat([a, b])])
+    midpoints = decode_mean(model, 0.5 * (codes[: len(a)] + codes[len(a) :]))
     predicted = _judge(judge, midpoints).argmax(-1)
     return float(((predicted == test.y[a]) | (predicted == test.y[b])).float().mean())
 
@@ -114,7 +107,7 @@ def run(opts: Options, out: Path) -> Path:
         runs[key] = train_run(key, model_cfg, train_cfg, train, test, out, opts)
     models = {key: load_model(res.run_dir) for key, res in runs.items()}
     shown = test.spread(5000)
-    codes = {key: _codes(model, shown.x) for key, model in models.items()}
+    codes = {key: encode_mean(model, shown.x) for key, model in models.items()}
     # The judge is trained on (and cached for) the whole training split, whatever --train-limit cut for the models.
     full = load_split(opts.mnist, "train", opts)
     judge = classifier_for(full).eval()

@@ -62,7 +62,7 @@ def score_run(
     ``limit``), label (when known) and one column per score, higher = more anomalous; written atomically."""
     run = Run(run_dir)
     whole = _data(run, data, split)
-    rows = whole.spread_indices(limit) if limit else torch.arange(len(whole))  # the index column: the split's own
+    rows = whole.spread_indices(limit or len(whole))  # the index column: positions in the split, also with a limit
     dataset = whole.take(rows) if limit else whole
     scores = _scores(run, dataset, list(kinds), settings or ScoreSettings(), seed)
     header = ["index", *(["label"] if dataset.y is not None else []), *scores]

@@ -95,7 +95,7 @@ def evaluate_run(
         # Still a valid (stochastic) lower bound, but with an untrained proposal it says little about log p(x).
         warnings.warn(
             f"this run was trained with method {method!r}, which learns no encoder: importance sampling with the "
-            "untrained encoder as proposal badly underestimates log p(x); use --estimator hmc",
+            "untrained encoder as proposal badly underestimates log p(x); use --nll-estimator hmc",
             stacklevel=2,
         )
     x, context, _ = run.points(split, limit)

@@ -17,7 +17,7 @@ from aevb.config import TrainConfig
 from aevb.data import TensorData
 from aevb.errors import ConfigError
 from aevb.metrics.fid import FEATURES, FeatureExtractor, model_fid
-from aevb.models.protocols import ConditionalModel, labels_to_context
+from aevb.models.protocols import BoundModel, ConditionalModel, labels_to_context
 from aevb.plots.common import fixed_z
 from aevb.plots.grids import recon_grid, sample_grid
 from aevb.runtime import fork_rng
@@ -60,14 +60,18 @@ class TermsLogger(Hooks):
         return float(recon.float().mean()), float(kl.float().mean())
 
     def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
-        if not run.has_encoder_bound:
+        # The plain autoencoder has a reconstruction term but no KL (its q is a point mass): log the first alone.
+        autoencoder = isinstance(run.model, BoundModel) and not run.model.variational
+        if not (run.has_encoder_bound or autoencoder):
             return  # VQ-VAE (its objective logs its own terms) or MCEM (the encoder is never trained)
         splits = [("train", run.train_data)]
         if run.test_data is not None:
             splits.append(("test", run.test_data))
         for name, data in splits:
             recon, kl = self.terms(run, data)
-            record[f"{name}_recon"], record[f"{name}_kl"] = recon, kl
+            record[f"{name}_recon"] = recon
+            if not autoencoder:
+                record[f"{name}_kl"] = kl
 
 
 class EpochPictures(Hooks):

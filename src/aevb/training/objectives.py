@@ -7,8 +7,6 @@ the bounds themselves are written once, there. Registered in :data:`OBJECTIVES`:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -16,9 +14,7 @@ from aevb.config import TrainConfig
 from aevb.errors import ConfigError
 from aevb.estimators import elbo, iwae_bound
 from aevb.models.ae import AutoEncoder
-from aevb.models.protocols import labels_to_context
 from aevb.registry import Registry
-from aevb.runtime import fork_rng
 from aevb.training.hooks import Hooks, TrainingRun
 from aevb.training.vq import VQVAEObjective
 
@@ -34,14 +30,14 @@ class ELBOObjective(Hooks):
     step), and free bits λ = ``free_bits`` nats per latent dimension (:func:`aevb.estimators.free_bits_kl`).
     """
 
-    is_bound = True  # whether the logged train_bound is a lower bound on log p(x)
-
     def __init__(self, config: TrainConfig) -> None:
         self.num_samples = config.samples
         self.estimator = config.estimator
         self.beta = config.beta
         self.warmup_steps = config.warmup_steps
         self.free_bits = config.free_bits
+        # β = 1 without warm-up or free bits is the ELBO itself; anything else trains another objective.
+        self.is_bound = self.beta == 1.0 and not self.warmup_steps and not self.free_bits
         if self.free_bits > 0 and self.estimator != "B":
             raise ConfigError("free_bits needs the per-dimension analytic KL of estimator B; use --estimator B")
         self.step = 0  # optimizer steps taken so far; set by the trainer
@@ -77,7 +73,7 @@ class IWAEObjective(Hooks):
 class ReconstructionObjective(Hooks):
     """The reconstruction term alone, E_q[log p(x|z)] with L = ``samples`` draws (the lecture's "reconstruction
     only"; for the plain autoencoder, log p(x|z = f(x))). Not a bound on log p(x). After training it fits the
-    autoencoder's sampling Gaussian to the training codes, and at each epoch's end it logs ``test_recon``."""
+    autoencoder's sampling Gaussian to the training codes (``TermsLogger`` logs ``test_recon`` per epoch)."""
 
     is_bound = False  # whether the logged train_bound is a lower bound on log p(x)
 
@@ -88,20 +84,6 @@ class ReconstructionObjective(Hooks):
 
     def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         return model.terms(x, self.num_samples, context).log_likelihood.mean(0)
-
-    @torch.no_grad()
-    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
-        if run.test_data is None or run.config.terms_points == 0:
-            return
-        data = run.test_data.spread(run.config.terms_points)
-        model = run.model
-        was_training = model.training
-        model.eval()
-        with fork_rng(run.device):
-            torch.manual_seed(run.config.seed)
-            context = labels_to_context(model, None if data.y is None else data.y.to(run.device))
-            record["test_recon"] = float(self(model, data.x.to(run.device), context).mean())
-        model.train(was_training)
 
     def after_fit(self, run: TrainingRun) -> None:
         if isinstance(run.model, AutoEncoder):

@@ -95,8 +95,7 @@ class Trainer:
         self.full_config = full_config
         self.objective = OBJECTIVES.get(config.objective)(config)
         # The console line calls the logged train_bound what it is: a bound, or another objective (a loss).
-        bound = self.objective.is_bound and config.beta == 1.0 and not config.free_bits and not config.warmup_steps
-        self._train_label = "train bound" if bound else "train objective"
+        self._train_label = "train bound" if self.objective.is_bound else "train objective"
         self.optimizer = make_optimizer(
             config.optimizer, model.parameters(), config.lr, config.weight_decay, betas=config.betas, eps=config.eps
         )
