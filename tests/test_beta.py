@@ -155,6 +155,11 @@ def test_traversal_moves_one_coordinate_per_row():
     assert torch.allclose(images[1], images[1, :1].expand_as(images[1]))
     assert not torch.allclose(images[0], images[0, :1].expand_as(images[0]))
     assert latent_traversal(model, x, dims=2).shape[0] == 2
+    # order: the rows of the named dimensions, in that order (the β-VAE figure sorts them by KL)
+    ordered = latent_traversal(model, x, steps=5, order=[2, 1])
+    torch.testing.assert_close(ordered, images[[2, 1]])
+    with pytest.raises(ConfigError, match="order must list dimensions in 0..2"):
+        latent_traversal(model, x, order=[3])
     with pytest.raises(ConfigError, match="one datapoint"):
         latent_traversal(model, toy_binary(2).x)
 

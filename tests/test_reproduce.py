@@ -90,7 +90,10 @@ def test_fig4_and_fig5(data, tmp_path):
 
 def test_bad_names_are_errors(data, tmp_path, capsys):
     assert main(["reproduce", "fig9", "--out", str(tmp_path), *data]) == 2
-    assert "unknown experiment 'fig9'; choose one of: ae-vs-vae, fig2, fig3, fig4, fig5" in capsys.readouterr().err
+    assert (
+        "unknown experiment 'fig9'; choose one of: ae-vs-vae, beta-vae-dsprites, fig2, fig3, fig4, fig5"
+        in capsys.readouterr().err
+    )
     assert main(["reproduce", "fig5", "--out", str(tmp_path), "--nz", "7", *data]) == 2
     assert "matches none" in capsys.readouterr().err
     assert main(["reproduce", "fig4", "--out", str(tmp_path), "--budget", "-5", *data]) == 2

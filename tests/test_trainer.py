@@ -81,6 +81,28 @@ def test_resume_mid_epoch_reaches_the_same_weights(tmp_path):
     ]
 
 
+def test_a_step_budget_stops_mid_epoch_and_the_weights_are_the_first_steps_of_a_longer_run(tmp_path):
+    # toy_binary() has 256 points: 8 steps of 32 per epoch; a budget of 13 ends in the middle of the second epoch
+    budget = _trainer(tmp_path / "budget", steps=13)
+    result = budget.fit()
+    assert result.step == 13 and not result.interrupted
+    assert [r["step"] for r in result.history] == [8, 13] and "test_elbo" in result.history[-1]
+    assert (tmp_path / "budget" / "model.safetensors").exists()
+
+    longer = _trainer()
+    step = longer.train_step
+
+    def stop_after_13(xb, cb):
+        out = step(xb, cb)
+        longer.stop_requested = longer.step + 1 == 13
+        return out
+
+    longer.train_step = stop_after_13
+    longer.fit()
+    for k, v in _weights(longer.model).items():
+        assert torch.equal(v, budget.model.state_dict()[k]), k
+
+
 def test_resume_extends_a_finished_run(tmp_path):
     full = _trainer(tmp_path / "full", epochs=4)
     full.fit()

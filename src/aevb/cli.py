@@ -28,6 +28,7 @@ from aevb.io import read_meta
 from aevb.presets import PRESETS, preset
 from aevb.reproduce import run_experiment
 from aevb.runs import (
+    disentanglement_run,
     encode_run,
     evaluate_run,
     export_run,
@@ -315,6 +316,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_disentanglement(args: argparse.Namespace) -> int:
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    result = disentanglement_run(args.run, metrics, num_train=args.num_train, num_eval=args.num_eval, seed=args.seed)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for name, scores in result["metrics"].items():
+        print(
+            f"{name:11s} "
+            + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items())
+        )
+    print(
+        f"({result['num_train']} training / {result['num_eval']} evaluation points per metric, seed {result['seed']}, "
+        f"{result['seconds']:.0f} s; wrote {Path(args.run) / 'disentanglement'}/disentanglement.json and "
+        "mutual_information.png)"
+    )
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     rows = list_datasets(args.data_dir or None)
     if args.json:
@@ -523,6 +543,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder (default: RUN/export)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser(
+        "disentanglement",
+        help="BetaVAE, FactorVAE, MIG and DCI scores of a run trained on data with known factors (dsprites)",
+    )
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    p.add_argument("--metrics", default="beta_vae,factor_vae,mig,dci", help="comma-separated metric names")
+    p.add_argument(
+        "--num-train", type=int, default=10_000, help="training points per metric (disentanglement_lib: 10000)"
+    )
+    p.add_argument(
+        "--num-eval", type=int, default=5_000, help="evaluation points per metric (disentanglement_lib: 5000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the factor draws")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_disentanglement)
+
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
     p.add_argument("--data-dir", default="")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -553,9 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
-        "reproduce", help="reproduce a figure of Kingma & Welling (2014), fig2 … fig5, or the lecture's ae-vs-vae"
+        "reproduce",
+        help="reproduce a figure of Kingma & Welling (2014), fig2 … fig5; the lecture's ae-vs-vae; beta-vae-dsprites",
     )
-    p.add_argument("name", help="fig2, fig3, fig4, fig5 or ae-vs-vae")
+    p.add_argument("name", help="fig2, fig3, fig4, fig5, ae-vs-vae or beta-vae-dsprites")
     p.add_argument("--out", default=None, help="output folder (default: runs/reproduce/NAME)")
     p.add_argument("--budget", type=int, default=None, help="training samples seen per model (default per figure)")
     p.add_argument("--nz", default=None, help="comma-separated latent sizes to run (default: the paper's)")
@@ -573,6 +610,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimator", default=argparse.SUPPRESS, help="deprecated alias of --nll-estimator")
     p.add_argument("--eval-points", type=int, default=1000, help="fig3: train and test points log p(x) is estimated on")
     p.add_argument("--probes", type=int, default=5, help="fig3: how many times during training log p(x) is estimated")
+    p.add_argument("--betas", nargs="+", default=None, help="beta-vae-dsprites: the β values (default 1 4 16)")
+    p.add_argument("--seeds", type=int, default=3, help="beta-vae-dsprites: seeds per β, from --seed on")
+    p.add_argument("--steps", type=int, default=0, help="beta-vae-dsprites: Adam steps per run (0: 3000)")
+    p.add_argument(
+        "--metric-points", type=int, default=2000, help="beta-vae-dsprites: training points per metric (eval: half)"
+    )
+    p.add_argument("--precision", default="fp32", help="beta-vae-dsprites: fp32 or bf16 (autocast of the networks)")
+    p.add_argument("--dsprites", default="dsprites", help="beta-vae-dsprites: dsprites or dsprites-published")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_reproduce)

@@ -147,6 +147,7 @@ class TrainConfig:
     test_split: str = _f("test", "data", "the held-out split evaluated during training")
     epochs: int = _f(10, "optimizer", "passes over the training set")
     batch_size: int = _f(100, "optimizer", "minibatch size (the paper's M)")
+    steps: int = _f(0, "optimizer", "stop after this many optimizer steps, mid-epoch if need be (0: --epochs decides)")
     samples: int = _f(1, "objective", "posterior samples per datapoint (the paper's L; the IWAE bound's k)")
     method: str = _f("aevb", "objective", "how parameters are fitted: aevb (SGVB) or a baseline")
     objective: str = _f(
@@ -194,6 +195,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "samples", "eval_samples", "lr"):
             _positive(name, getattr(self, name))
         _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
+        _positive("steps", self.steps, allow_zero=True)
         if self.compile and self.warmup_steps:
             raise ConfigError(
                 "compile = true cannot be combined with warmup_steps > 0: β changes every step, which would recompile "

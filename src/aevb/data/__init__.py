@@ -10,7 +10,7 @@ Typical use::
 
 from aevb.data.catalog import DATASETS
 from aevb.data.download import download
-from aevb.data.loading import DatasetInfo, data_root, list_datasets, load_dataset
+from aevb.data.loading import DatasetInfo, data_root, list_datasets, load_dataset, load_ground_truth
 from aevb.data.specs import DatasetSpec, FileSpec, SplitSpec
 from aevb.data.tensors import TensorData, check_data
 from aevb.data.user import load_array
@@ -28,4 +28,5 @@ __all__ = [
     "list_datasets",
     "load_array",
     "load_dataset",
+    "load_ground_truth",
 ]

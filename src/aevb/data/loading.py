@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
 from aevb.data.catalog import DATASETS
 from aevb.data.download import download as download_file
 from aevb.data.download import sha256_file
+from aevb.data.dsprites import DSprites
 from aevb.data.specs import DatasetSpec, FileSpec
 from aevb.data.splits import split_indices
 from aevb.data.tensors import TensorData
@@ -215,11 +216,7 @@ def load_dataset(
     split_spec = spec.splits[key]
     if spec.package_file is not None:
         spec.package_file()  # raises a DataError telling how to install the package
-    root = data_root(data_dir)
-    paths = {
-        role: locate_file(spec, file, root, split=key, download=download, verify=verify, timeout=timeout)
-        for role, file in split_spec.files.items()
-    }
+    paths = _paths(spec, key, data_root(data_dir), download=download, verify=verify, timeout=timeout)
     data = spec.loader(paths, key)
     if len(data) != split_spec.size:
         raise DataError(
@@ -227,6 +224,22 @@ def load_dataset(
             f"{len(data)}; a file is from another version or corrupted: {', '.join(map(str, paths.values()))}"
         )
     return data
+
+
+def _paths(spec: DatasetSpec, split: str, root: Path, **how: Any) -> dict[str, Path]:
+    """The local files of one split by role: generated (and cached) here, or located / downloaded."""
+    if spec.generate is not None:
+        return dict(spec.generate(root / spec.subfolder))
+    return {role: locate_file(spec, file, root, split=split, **how) for role, file in spec.splits[split].files.items()}
+
+
+def load_ground_truth(name: str, data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> DSprites:
+    """The factor sampler of a dataset with known generative factors (``dsprites``, ``dsprites-published``)."""
+    spec = get_spec(name) if not _is_path_like(name) else None
+    if spec is None or spec.ground_truth is None:
+        known = ", ".join(n for n, s in DATASETS.items() if s.ground_truth is not None)
+        raise DataError(f"dataset {str(name)!r} has no known generative factors; datasets with factors: {known}")
+    return spec.ground_truth(_paths(spec, "all", data_root(data_dir), download=download, verify=True, timeout=30.0))
 
 
 def list_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[DatasetInfo]:
@@ -242,6 +255,8 @@ def list_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[Datase
                 location, present = str(spec.package_file()), True
             except DataError:
                 location, present = f"python package {spec.package!r} (not installed)", False
+        elif spec.generate is not None:
+            location, present = str(root / spec.subfolder), True  # rendered on first use
         else:
             folder = root / spec.subfolder if spec.subfolder else root
             present = all(any((folder / c.filename).is_file() for c in f.candidates()) for f in spec.files())

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aevb.data.dsprites import DSprites
 from aevb.data.tensors import TensorData
 
 
@@ -62,6 +63,10 @@ class DatasetSpec:
         package_file: for such data: returns the file's path, or raises ``DataError`` when the package is
             missing; these datasets need no files under the data root.
         notes: extra facts shown to users (how a seeded split was made, where files came from).
+        generate: for data rendered here: makes (or checks) the cached files in the dataset's folder and returns
+            them by role; these datasets download nothing.
+        ground_truth: for data with known generative factors: builds the factor sampler (see
+            :class:`aevb.data.dsprites.DSprites`) from its files by role.
     """
 
     name: str
@@ -72,6 +77,8 @@ class DatasetSpec:
     package: str = ""
     package_file: Callable[[], Path] | None = None
     notes: str = ""
+    generate: Callable[[Path], Mapping[str, Path]] | None = None
+    ground_truth: Callable[[Mapping[str, Path]], DSprites] | None = None
 
     def files(self) -> list[FileSpec]:
         """Every distinct file of every split, in order of first use."""

@@ -24,10 +24,12 @@ def latent_traversal(
     span: float = 3.0,
     steps: int = 9,
     dims: int = 0,
+    order: list[int] | None = None,
 ) -> torch.Tensor:
     """Decoder means ``[D, steps, *event_shape]`` for one datapoint ``x`` (``[1, *event_shape]``): row d moves z_d from
-    μ_d − span to μ_d + span. ``dims`` > 0 keeps the first ``dims`` latent dimensions. Works for every model with
-    ``encode``/``decode`` (for a deep VAE: the first stochastic layer h¹; for a CVAE pass its context)."""
+    μ_d − span to μ_d + span. ``dims`` > 0 keeps the first ``dims`` latent dimensions; ``order`` lists the dimensions
+    to show, in that order (e.g. sorted by KL). Works for every model with ``encode``/``decode`` (for a deep VAE: the
+    first stochastic layer h¹; for a CVAE pass its context)."""
     if steps < 2 or not span > 0:
         raise ConfigError(f"a traversal needs steps >= 2 and span > 0, got steps = {steps}, span = {span}")
     if x.shape[0] != 1:
@@ -35,17 +37,22 @@ def latent_traversal(
     device = next(model.parameters()).device
     context = None if context is None else context.to(device)
     mu = model.encode(x.to(device), context).mean.float().reshape(-1)  # [Nz]
-    n_dims = min(dims, mu.numel()) if dims > 0 else mu.numel()
+    if order is not None and (not order or not all(0 <= d < mu.numel() for d in order)):
+        raise ConfigError(f"a traversal's order must list dimensions in 0..{mu.numel() - 1}, got {order}")
+    n_dims = len(order) if order is not None else min(dims, mu.numel()) if dims > 0 else mu.numel()
     offsets = torch.linspace(-span, span, steps, device=device)
     z = mu.repeat(n_dims, steps, 1)  # [D, steps, Nz]
-    rows = torch.arange(n_dims, device=device)
-    z[rows, :, rows] += offsets  # row d: coordinate d moved
+    moved = torch.tensor(order, device=device) if order is not None else torch.arange(n_dims, device=device)
+    z[torch.arange(n_dims, device=device), :, moved] += offsets  # row r: coordinate moved[r] moved
     c = None if context is None else context.expand(n_dims * steps, -1)
     images = model.decode(z.reshape(n_dims * steps, -1), c).mean.float()
     return images.reshape(n_dims, steps, *model.event_shape).cpu()
 
 
-def save_traversal(images: torch.Tensor, event_shape: tuple[int, ...], out: str | Path) -> Path:
-    """Tile the ``[D, steps, ...]`` result of :func:`latent_traversal` as a PNG, one row per latent dimension."""
+def save_traversal(
+    images: torch.Tensor, event_shape: tuple[int, ...], out: str | Path, row_labels: list[str] | None = None
+) -> Path:
+    """Tile the ``[D, steps, ...]`` result of :func:`latent_traversal` as a PNG, one row per latent dimension
+    (``row_labels``: a caption per row, e.g. the dimension and its KL)."""
     steps = images.shape[1]
-    return save_grid(to_images(images.reshape(-1, *event_shape), event_shape), out, nrow=steps)
+    return save_grid(to_images(images.reshape(-1, *event_shape), event_shape), out, nrow=steps, row_labels=row_labels)

@@ -51,14 +51,21 @@ class Options:
     estimator: str = "hmc"
     eval_points: int = 1000
     probes: int = 5
+    # beta-vae-dsprites: the β values, seeds per β, the step budget, metric points, precision, dataset
+    betas: str | list[float] | None = None
+    seeds: int = 3
+    steps: int = 0
+    metric_points: int = 2000
+    precision: str = "fp32"
+    dsprites: str = "dsprites"
 
     def __post_init__(self) -> None:
         if self.budget is not None and self.budget <= 0:
             raise ConfigError(f"--budget must be a positive number of training samples, got {self.budget}")
-        for name in ("eval_points", "probes"):
+        for name in ("eval_points", "probes", "seeds", "metric_points"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        for name in ("train_limit", "test_limit"):
+        for name in ("train_limit", "test_limit", "steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0 (0: all), got {getattr(self, name)}")
 
@@ -70,6 +77,19 @@ class Options:
         if not wanted or any(v <= 0 for v in wanted):
             raise ConfigError(f"--nz must list positive latent sizes, got {self.nz!r}")
         return [v for v in paper if v in wanted]
+
+    def beta_values(self, default: tuple[float, ...]) -> list[float]:
+        """``--betas`` as numbers (each >= 0), or ``default``."""
+        if self.betas is None:
+            return list(default)
+        raw = self.betas if isinstance(self.betas, list) else str(self.betas).replace(",", " ").split()
+        try:
+            values = [float(v) for v in raw]
+        except ValueError:
+            raise ConfigError(f"--betas must list numbers >= 0, got {self.betas!r}") from None
+        if not values or any(not v >= 0 for v in values):
+            raise ConfigError(f"--betas must list numbers >= 0, got {self.betas!r}")
+        return values
 
     def log(self, message: str) -> None:
         if not self.quiet:

@@ -1,6 +1,7 @@
 """Run directories: the one part of aevb that reads and writes them (open a run, load its model and data,
 train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FID)."""
 
+from aevb.runs.disentangle import disentanglement_run
 from aevb.runs.fid import fid_run, train_fid_classifier
 from aevb.runs.plot import PLOT_KINDS, plot_run
 from aevb.runs.report import write_report
@@ -18,6 +19,7 @@ from aevb.runs.tasks import (
 )
 
 __all__ = [
+    "disentanglement_run",
     "PLOT_KINDS",
     "Run",
     "encode_run",

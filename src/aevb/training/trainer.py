@@ -197,6 +197,10 @@ class Trainer:
     def _batches_per_epoch(self) -> int:
         return math.ceil(self.x.shape[0] / self.config.batch_size)
 
+    def _budget_spent(self) -> bool:
+        """Whether the optimizer-step budget (``steps``; 0: none) is used up."""
+        return bool(self.config.steps) and self.step >= self.config.steps
+
     def train_step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
         """One update by the configured method; returns the minibatch sum of its training metric."""
         return self.method.step(xb, cb)
@@ -215,7 +219,7 @@ class Trainer:
                         torch.cuda.manual_seed(self._rng_seed())
                     else:
                         torch.cuda.set_rng_state(self._cuda_rng, self.device)
-                while self.epoch < cfg.epochs and not self.stop_requested:
+                while self.epoch < cfg.epochs and not self.stop_requested and not self._budget_spent():
                     self._run_epoch()
                 if self.stop_requested:
                     self.save_checkpoint()
@@ -226,9 +230,11 @@ class Trainer:
             if self.writer is not None:
                 self.writer.close()
         if self.stop_requested:
-            where = f" (checkpoint saved in {self.run_dir / 'checkpoints'}; continue with --resume)"
+            where = (
+                f" (checkpoint saved in {self.run_dir / 'checkpoints'}; continue with --resume)" if self.run_dir else ""
+            )
             if self.dist.is_main:
-                print(f"\ninterrupted at epoch {self.epoch + 1}, step {self.step}{where if self.run_dir else ''}")
+                print(f"\ninterrupted at epoch {self.epoch + 1}, step {self.step}{where}")
             return FitResult(self.history, interrupted=True, step=self.step)
         if self.run_dir is not None and self.dist.is_main:
             save_model(self.model, self.run_dir)
@@ -268,7 +274,7 @@ class Trainer:
             leave=False,
             dynamic_ncols=True,
         )
-        while self.batch_index < n_batches and not self.stop_requested:
+        while self.batch_index < n_batches and not self.stop_requested and not self._budget_spent():
             idx = perm[self.batch_index * cfg.batch_size : (self.batch_index + 1) * cfg.batch_size]
             xb = self.train_data.transform_batch(self.x[idx], self.data_gen)
             cb = None if self.context is None else self.context[idx]
@@ -303,7 +309,7 @@ class Trainer:
         }
         self.epoch += 1
         self.batch_index, self.perm, self.epoch_sum, self.epoch_count = 0, None, 0.0, 0
-        last = self.epoch == cfg.epochs
+        last = self.epoch == cfg.epochs or self._budget_spent()  # a step budget ends training mid-epoch
         if (
             self.test_data is not None
             and cfg.eval_every

@@ -1,0 +1,191 @@
+"""Disentanglement metrics against representations whose answer is known, and dSprites against its factor grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aevb.data import dsprites
+from aevb.errors import DataError
+from aevb.metrics.disentanglement import (
+    beta_vae_score,
+    dci,
+    dci_from_importance,
+    disentanglement,
+    factor_vae_score,
+    mig,
+)
+
+
+class Toy:
+    """Five independent factors; the observation *is* the factor vector (scaled to [0, 1])."""
+
+    factor_names = ("a", "b", "c", "d", "e")
+    factor_sizes = (3, 6, 10, 8, 8)
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([rng.integers(0, s, n) for s in self.factor_sizes], axis=1)
+
+    def observations(self, classes: np.ndarray) -> np.ndarray:
+        return classes / (np.array(self.factor_sizes) - 1.0)
+
+
+TOY = Toy()
+
+
+def truth(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def noise(x: np.ndarray) -> np.ndarray:
+    # depends on nothing but a hash of the call size: independent of the factors
+    return np.random.default_rng(len(x)).normal(size=(len(x), 5))
+
+
+def rotated(x: np.ndarray) -> np.ndarray:
+    """Factors d and e mixed by a 45° rotation; a, b, c kept."""
+    out = x.copy()
+    out[:, 3], out[:, 4] = (x[:, 3] + x[:, 4]) / np.sqrt(2), (x[:, 3] - x[:, 4]) / np.sqrt(2)
+    return out
+
+
+def duplicated(x: np.ndarray) -> np.ndarray:
+    """Every factor coded twice (each copy with a little independent jitter)."""
+    jitter = np.random.default_rng(len(x)).normal(scale=1e-3, size=x.shape)
+    return np.concatenate([x, x + jitter], axis=1)
+
+
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def test_ground_truth_scores_are_perfect() -> None:
+    assert beta_vae_score(TOY, truth, rng(), num_train=500, num_eval=300)["eval_accuracy"] == 1.0
+    assert factor_vae_score(TOY, truth, rng(), num_train=500, num_eval=300, num_variance=1000)["eval_accuracy"] == 1.0
+    assert mig(TOY, truth, rng(), num_train=5000)["mig"] > 0.97
+    scores = dci(TOY, truth, rng(), num_train=1000, num_test=500)
+    assert scores["disentanglement"] > 0.95 and scores["completeness"] > 0.95
+    assert scores["informativeness_test"] > 0.97
+
+
+def test_noise_scores_are_chance() -> None:
+    assert beta_vae_score(TOY, noise, rng(), num_train=500, num_eval=500)["eval_accuracy"] < 0.35  # chance 0.2
+    assert factor_vae_score(TOY, noise, rng(), num_train=500, num_eval=500, num_variance=1000)["eval_accuracy"] < 0.35
+    assert mig(TOY, noise, rng(), num_train=5000)["mig"] < 0.03
+    scores = dci(TOY, noise, rng(), num_train=1000, num_test=500)
+    assert scores["disentanglement"] < 0.25 and scores["informativeness_test"] < 0.45
+
+
+def test_a_rotation_lowers_mig_of_the_mixed_factors_only() -> None:
+    straight, mixed = mig(TOY, truth, rng(), num_train=5000), mig(TOY, rotated, rng(), num_train=5000)
+    assert mixed["mig"] < straight["mig"] - 0.15
+    assert mixed["mig_d"] < 0.5 and mixed["mig_e"] < 0.5
+    assert abs(mixed["mig_a"] - straight["mig_a"]) < 0.02
+
+
+def test_duplicated_factors_lower_completeness_not_disentanglement() -> None:
+    scores = dci(TOY, duplicated, rng(), num_train=1000, num_test=500)
+    assert scores["completeness"] < 0.8  # each factor spread over two codes: about 1 − log 2 / log 10 = 0.7
+    assert scores["disentanglement"] > 0.9
+    assert mig(TOY, duplicated, rng(), num_train=5000)["mig"] < 0.2  # the two copies tie
+
+
+def test_dci_closed_forms() -> None:
+    assert dci_from_importance(np.eye(4)) == pytest.approx({"disentanglement": 1.0, "completeness": 1.0}, abs=1e-6)
+    uniform = dci_from_importance(np.ones((4, 4)))
+    assert uniform == pytest.approx({"disentanglement": 0.0, "completeness": 0.0}, abs=1e-6)
+    # one code explains two factors equally: that code's disentanglement is 1 − log 2 / log 3
+    half = dci_from_importance(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+    assert half["disentanglement"] == pytest.approx((2 / 3) * (1 - np.log(2) / np.log(3)) + 1 / 3, abs=1e-6)
+
+
+def test_disentanglement_runs_the_named_metrics_and_names_unknown_ones() -> None:
+    out = disentanglement(TOY, truth, ["mig", "beta_vae"], num_train=300, num_eval=100)
+    assert set(out) == {"mig", "beta_vae"}
+    with pytest.raises(ValueError, match="known: beta_vae, factor_vae, mig, dci"):
+        disentanglement(TOY, truth, ["sap"])
+
+
+# ------------------------------------------------------------------------------------------------- dSprites
+
+
+def test_dsprites_factor_grid_matches_the_published_one() -> None:
+    values = dsprites.factor_values()
+    assert [len(v) for v in values] == [3, 6, 40, 32, 32] and dsprites.NUM_IMAGES == 737_280
+    assert values[1][0] == 0.5 and values[1][-1] == 1.0
+    assert values[2][0] == 0.0 and values[2][-1] == pytest.approx(2 * np.pi)
+    assert values[3][0] == 0.0 and values[3][-1] == 1.0
+    classes = dsprites.factor_classes(np.arange(dsprites.NUM_IMAGES))
+    # published order: position y varies fastest, shape slowest; every combination exactly once
+    assert classes[1].tolist() == [0, 0, 0, 0, 1] and classes[32].tolist() == [0, 0, 0, 1, 0]
+    assert classes[-1].tolist() == [2, 5, 39, 31, 31]
+    assert np.array_equal(dsprites.image_index(classes), np.arange(dsprites.NUM_IMAGES))
+
+
+def test_dsprites_render_is_the_recorded_array_and_geometry_is_right() -> None:
+    packed = dsprites.render_all()
+    assert dsprites.digest(packed) == dsprites.GENERATED_SHA256
+    pick = np.random.default_rng(1).integers(0, dsprites.NUM_IMAGES, 200)
+    assert np.array_equal(np.packbits(dsprites.render(pick).reshape(200, -1), axis=1), packed[pick])
+    gt = dsprites.DSprites(packed)
+    square = gt.observations(np.array([[0, 5, 0, 0, 0], [0, 5, 0, 7, 3], [0, 0, 0, 0, 0]]))[:, 0]
+    assert square[0].sum() == 400 and square[2].sum() == 100  # 20 px and 10 px squares
+    assert np.array_equal(np.roll(np.roll(square[0], 7, axis=1), 3, axis=0), square[1])  # one step = one pixel
+    edges = dsprites.unpack(packed[::101])
+    assert edges[:, [0, -1], :].max() == 0 and edges[:, :, [0, -1]].max() == 0  # never touches the frame
+
+
+def test_published_file_is_read_without_unpickling(tmp_path, monkeypatch) -> None:
+    # a small grid stands in for the 737,280 images; the reader checks whatever grid the module declares
+    monkeypatch.setattr(dsprites, "FACTOR_SIZES", (1, 2, 2, 2, 4))
+    monkeypatch.setattr(dsprites, "NUM_IMAGES", 32)
+    imgs = np.random.default_rng(0).integers(0, 2, (32, 64, 64)).astype(np.uint8)
+    classes = np.concatenate([np.zeros((32, 1), np.int64), dsprites.factor_classes(np.arange(32))], axis=1)
+    path = tmp_path / dsprites.PUBLISHED_FILE
+    metadata = np.array([{"description": "a pickled dict"}], dtype=object)  # as in the published file
+    np.savez(path, imgs=imgs, latents_classes=classes, latents_values=classes.astype(float), metadata=metadata)
+    assert np.array_equal(dsprites.unpack(dsprites.read_published(path)), imgs)
+    shuffled = tmp_path / "bad.npz"
+    np.savez(shuffled, imgs=imgs, latents_classes=classes[::-1])
+    with pytest.raises(DataError, match="published order"):
+        dsprites.read_published(shuffled)
+    np.savez(shuffled, imgs=imgs[:5], latents_classes=classes)
+    with pytest.raises(DataError, match=r"expected imgs \[32, 64, 64\]"):
+        dsprites.read_published(shuffled)
+
+
+# ------------------------------------------------------------------------------------ a run on dSprites, end to end
+
+
+def test_disentanglement_command_on_a_dsprites_run(tmp_path, capsys) -> None:
+    import json
+
+    from aevb.cli import main
+
+    data = str(tmp_path / "data")
+    run = str(tmp_path / "run")
+    train = ["train", "--dataset", "dsprites", "--data-dir", data, "--latent-dim", "3", "--hidden", "16"]
+    train += ["--batch-size", "64", "--steps", "3", "--eval-every", "0", "--progress", "false", "--out", run]
+    assert main(train) == 0
+    assert (tmp_path / "data" / "dsprites" / dsprites.GENERATED_FILE).is_file()  # generated once, cached
+    capsys.readouterr()
+    argv = ["disentanglement", run, "--num-train", "200", "--num-eval", "100", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["metrics"]) == {"beta_vae", "factor_vae", "mig", "dci"}
+    assert 0.0 <= out["metrics"]["mig"]["mig"] <= 1.0 and 0.0 <= out["metrics"]["dci"]["completeness"] <= 1.0
+    assert np.array(out["mutual_information_nats"]).shape == (3, 5) and out["factor_names"][0] == "shape"
+    assert (tmp_path / "run" / "disentanglement" / "mutual_information.png").is_file()
+
+
+def test_disentanglement_of_data_without_factors_names_the_ones_with_factors(tmp_path, capsys) -> None:
+    from aevb.cli import main
+    from tests.conftest import toy_binary
+
+    toy = toy_binary(100)
+    np.save(tmp_path / "toy.npy", toy.x.numpy())
+    run = str(tmp_path / "run")
+    argv = ["train", "--dataset", str(tmp_path / "toy.npy"), "--epochs", "1", "--progress", "false", "--out", run]
+    assert main(argv) == 0
+    assert main(["disentanglement", run]) != 0
+    assert "no known generative factors; datasets with factors: dsprites, dsprites-published" in capsys.readouterr().err
