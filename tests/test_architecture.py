@@ -67,7 +67,15 @@ def _inner_aevb_imports(path: Path) -> list[str]:
     return found
 
 
+# The one deliberate exception: the command line imports its commands (and with them torch) only once a command runs,
+# so `aevb --help` starts in a tenth of a second (tests/test_start.py). import-linter still sees this import.
+LAZY_BY_DESIGN = ["aevb/cli/__init__.py:{} from aevb.cli"]
+
+
 def test_no_aevb_import_inside_a_function():
     # Optional heavy dependencies (matplotlib, scikit-learn, TensorBoard) may stay lazy; aevb's own modules may not.
     inner = [hit for path in sorted((SRC / "aevb").rglob("*.py")) for hit in _inner_aevb_imports(path)]
-    assert inner == []
+    allowed = [hit for hit in inner if any(hit.startswith(a.split("{}")[0]) and hit.endswith(a.split("{}")[1])
+                                           for a in LAZY_BY_DESIGN)]  # fmt: skip
+    assert len(allowed) == 1, inner  # the exception exists exactly once
+    assert [hit for hit in inner if hit not in allowed] == []

@@ -198,3 +198,47 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     grown_mb = int(out.stdout.strip().splitlines()[-1])
     assert grown_mb < 200, f"peak memory grew by {grown_mb} MB over 200 chunks"
+
+
+def test_evaluate_compiles_by_itself_only_when_the_work_pays_for_it(monkeypatch):
+    """``compile=None`` (the default) compiles from AUTO_COMPILE_PAIRS (datapoints × K) on; explicit values win."""
+    import aevb.inference.importance as importance
+    from aevb.evaluation import evaluate
+
+    calls = []
+
+    def counting(*args, **kw):  # stands in for the compiled chunk: records that the compiled path ran
+        calls.append(1)
+        return importance._chunk_log_weights(*args, **kw)
+
+    monkeypatch.setattr(importance, "_compiled_chunk", lambda: counting)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(latent_dim=3, hidden=[16]), (1, 4, 4)).eval()
+    x = (torch.rand(10, 1, 4, 4) < 0.4).float()
+    monkeypatch.setattr(importance, "AUTO_COMPILE_PAIRS", 100)
+    small = evaluate(model, x, nll_samples=9)  # 90 pairs: eager
+    assert not small.compiled and small.compile_auto and not calls
+    large = evaluate(model, x, nll_samples=10)  # 100 pairs: compiled
+    assert large.compiled and large.compile_auto and calls
+    calls.clear()
+    forced = evaluate(model, x, nll_samples=9, compile=True)
+    assert forced.compiled and not forced.compile_auto and calls
+    assert not evaluate(model, x, nll_samples=10, compile=False).compiled
+
+
+def test_a_compiler_failure_falls_back_to_eager_with_a_warning(monkeypatch):
+    import aevb.inference.importance as importance
+
+    def broken(*args, **kw):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(importance, "_compiled_chunk", lambda: broken)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(latent_dim=3, hidden=[16]), (1, 4, 4)).eval()
+    x = (torch.rand(6, 1, 4, 4) < 0.4).float()
+    torch.manual_seed(1)
+    eager = log_likelihood(model, x, 5)
+    torch.manual_seed(1)
+    with pytest.warns(UserWarning, match="torch.compile is unavailable here"):
+        fallback = log_likelihood(model, x, 5, compile=True)
+    torch.testing.assert_close(fallback, eager)

@@ -5,53 +5,113 @@
 >>> model = aevb.build_model(aevb.ModelConfig(latent_dim=20, hidden=[400]), data.event_shape)
 >>> aevb.fit(model, data, epochs=5)                                    # doctest: +SKIP
 >>> model.elbo(data.x[:100]).mean()                                    # nats per datapoint
+
+The names below load on first use (PEP 562): ``import aevb`` and the command line's ``--help`` start without
+importing torch, and ``aevb.X`` / ``from aevb import X`` work as if everything were imported here.
 """
 
-from aevb import likelihoods, posteriors  # noqa: E402,F401  (registers the families)
-from aevb.config import Config, ModelConfig, TrainConfig, load_config  # noqa: E402
-from aevb.data import TensorData, list_datasets, load_dataset  # noqa: E402
-from aevb.errors import AevbError, CheckpointError, ConfigError, DataError, TrainingError  # noqa: E402
-from aevb.estimators import Terms, elbo, iwae_bound, sgvb_a, sgvb_b  # noqa: E402
-from aevb.evaluation import evaluate, log_likelihood  # noqa: E402
-from aevb.io import load_model, save_model  # noqa: E402
-from aevb.models import VAE, build_model  # noqa: E402
-from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS  # noqa: E402
-from aevb.runs import evaluate_run, load, train_from_config  # noqa: E402
-from aevb.scoring import score  # noqa: E402
-from aevb.training.trainer import Trainer, fit  # noqa: E402
-from aevb.version import __version__  # noqa: E402,F401
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aevb.version import __version__
+
+# name → the module that defines it
+_EXPORTS: dict[str, str] = {
+    "AevbError": "aevb.errors",
+    "build_model": "aevb.models",
+    "CheckpointError": "aevb.errors",
+    "Config": "aevb.config",
+    "ConfigError": "aevb.errors",
+    "DataError": "aevb.errors",
+    "elbo": "aevb.estimators",
+    "evaluate": "aevb.evaluation",
+    "evaluate_run": "aevb.runs",
+    "fit": "aevb.training.trainer",
+    "iwae_bound": "aevb.estimators",
+    "LIKELIHOODS": "aevb.registry",
+    "list_datasets": "aevb.data",
+    "load": "aevb.runs",
+    "load_config": "aevb.config",
+    "load_dataset": "aevb.data",
+    "load_model": "aevb.io",
+    "log_likelihood": "aevb.evaluation",
+    "ModelConfig": "aevb.config",
+    "MODELS": "aevb.registry",
+    "POSTERIORS": "aevb.registry",
+    "save_model": "aevb.io",
+    "score": "aevb.scoring",
+    "sgvb_a": "aevb.estimators",
+    "sgvb_b": "aevb.estimators",
+    "TensorData": "aevb.data",
+    "Terms": "aevb.estimators",
+    "train_from_config": "aevb.runs",
+    "TrainConfig": "aevb.config",
+    "Trainer": "aevb.training.trainer",
+    "TrainingError": "aevb.errors",
+    "VAE": "aevb.models",
+}
+
+if TYPE_CHECKING:
+    from aevb.config import Config, ModelConfig, TrainConfig, load_config
+    from aevb.data import TensorData, list_datasets, load_dataset
+    from aevb.errors import AevbError, CheckpointError, ConfigError, DataError, TrainingError
+    from aevb.estimators import Terms, elbo, iwae_bound, sgvb_a, sgvb_b
+    from aevb.evaluation import evaluate, log_likelihood
+    from aevb.io import load_model, save_model
+    from aevb.models import VAE, build_model
+    from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS
+    from aevb.runs import evaluate_run, load, train_from_config
+    from aevb.scoring import score
+    from aevb.training.trainer import Trainer, fit
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aevb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
-    "LIKELIHOODS",
-    "MODELS",
-    "POSTERIORS",
-    "VAE",
     "AevbError",
+    "build_model",
     "CheckpointError",
     "Config",
     "ConfigError",
     "DataError",
-    "ModelConfig",
-    "TensorData",
-    "Terms",
-    "TrainConfig",
-    "Trainer",
-    "TrainingError",
-    "build_model",
     "elbo",
     "evaluate",
     "evaluate_run",
     "fit",
     "iwae_bound",
+    "LIKELIHOODS",
     "list_datasets",
     "load",
     "load_config",
     "load_dataset",
     "load_model",
     "log_likelihood",
+    "ModelConfig",
+    "MODELS",
+    "POSTERIORS",
     "save_model",
     "score",
     "sgvb_a",
     "sgvb_b",
+    "TensorData",
+    "Terms",
     "train_from_config",
+    "TrainConfig",
+    "Trainer",
+    "TrainingError",
+    "VAE",
+    "__version__",
 ]

@@ -58,6 +58,12 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
         raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
+# (datapoints × K) pairs above which `evaluate` compiles the chunks by itself: measured on the 784-400-20 MLP on this
+# project's 2-core CPU, compiling costs 10-20 s once and then saves ~30 % of the eager time (~6 µs per pair), so it
+# pays from about 3 M pairs; 5 M leaves a margin (1,000 test points at K = 5,000; the 10,000-image test set at 500).
+AUTO_COMPILE_PAIRS = 5_000_000
+
+
 @dataclass
 class ModelConfig:
     """What is built: a prior × posterior × likelihood, with the networks that parameterize them."""
@@ -375,3 +381,23 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """Sample counts and the regret's optimization. Defaults: K = 100; the regret takes 100 Adam steps at lr 0.01, as
+    Xiao et al.'s code, and estimates its bound with 64 posterior samples (chosen on in-distribution test data only:
+    two seeds' regrets then correlate at 0.96, against 0.88 with 16)."""
+
+    nll_samples: int = 100
+    elbo_samples: int = 64
+    regret_steps: int = 100
+    regret_lr: float = 1e-2
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("nll_samples", "elbo_samples", "regret_steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.regret_lr > 0:
+            raise ConfigError(f"regret_lr must be > 0, got {self.regret_lr}")

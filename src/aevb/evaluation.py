@@ -14,7 +14,7 @@ import torch
 
 from aevb.errors import ConfigError
 from aevb.estimators import elbo
-from aevb.inference.importance import chunk_pairs, log_likelihood, sample_chunk
+from aevb.inference.importance import chunk_pairs, compile_pays, log_likelihood, sample_chunk
 from aevb.inference.latents import LatentStats
 from aevb.inference.marginal import NLL_ESTIMATORS
 from aevb.models.protocols import BoundModel, as_input
@@ -46,6 +46,9 @@ class Evaluation:
     active_units: int | None = None
     activity: list[float] | None = None
     kl_per_dim: list[float] | None = None
+    # Whether the importance-sampling chunks ran compiled, and whether that was decided automatically.
+    compiled: bool = False
+    compile_auto: bool = False
 
     def as_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -75,17 +78,22 @@ def evaluate(
     seed: int | None = 0,
     precision: str = "fp32",
     nll_estimator: str = "is",
-    compile: bool = False,
+    compile: bool | None = None,
 ) -> Evaluation:
     """Test ELBO (estimator A, which every model supports) and, if ``nll_samples`` > 0, an estimate of log p(x) by
     ``nll_estimator`` (``"is"``: importance sampling with K = ``nll_samples``; ``"hmc"``: App. D with L =
     ``nll_samples`` posterior samples). Also active units and the KL per latent dimension.
 
     ``precision = "bf16"`` runs the networks under bf16 autocast (log-densities and logsumexp stay fp32);
-    ``compile`` compiles the importance-sampling chunks (:func:`log_likelihood`; the IS estimator only).
+    ``compile`` compiles the importance-sampling chunks (:func:`log_likelihood`; the IS estimator only); ``None``
+    (the default) compiles when the work is large enough to pay for it (datapoints × K ≥
+    :data:`AUTO_COMPILE_PAIRS`), and falls back to eager where compilation fails.
     Runs under a forked RNG seeded with ``seed`` so evaluating never perturbs a training run's random stream.
     """
-    if compile and nll_estimator != "is":
+    auto = compile is None
+    if auto:
+        compile = nll_estimator == "is" and nll_samples > 0 and compile_pays(len(x), nll_samples)
+    elif compile and nll_estimator != "is":
         raise ConfigError(f"compile applies to the importance-sampling estimator ('is'), not {nll_estimator!r}")
     if isinstance(model, BoundModel) and not model.variational:
         raise ConfigError(
@@ -140,5 +148,7 @@ def evaluate(
         reconstruction=recon,
         kl=-e - recon,
         nll_estimator=nll_estimator,
+        compiled=bool(compile and nll_samples),
+        compile_auto=auto,
         **stats.as_dict(),
     )

@@ -22,45 +22,24 @@ from __future__ import annotations
 import io
 import math
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
+from aevb.config import ScoreSettings
 from aevb.data import check_data
 from aevb.errors import ConfigError
 from aevb.estimators import Terms, elbo
 from aevb.inference.importance import log_likelihood
 from aevb.models.protocols import BoundModel, as_input
+from aevb.names import DEFAULT_SCORE
 from aevb.plots.png import shows_as_images, to_images
 from aevb.registry import Registry
 from aevb.runtime import fork_rng
 
-
-@dataclass(frozen=True)
-class ScoreSettings:
-    """Sample counts and the regret's optimization. Defaults: K = 100; the regret takes 100 Adam steps at lr 0.01, as
-    Xiao et al.'s code, and estimates its bound with 64 posterior samples (chosen on in-distribution test data only:
-    two seeds' regrets then correlate at 0.96, against 0.88 with 16)."""
-
-    nll_samples: int = 100
-    elbo_samples: int = 64
-    regret_steps: int = 100
-    regret_lr: float = 1e-2
-    batch_size: int = 500
-
-    def __post_init__(self) -> None:
-        for name in ("nll_samples", "elbo_samples", "regret_steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.regret_lr > 0:
-            raise ConfigError(f"regret_lr must be > 0, got {self.regret_lr}")
-
-
 # name → (model, x [B, ...], context, settings, cache) → score [B]; higher = more anomalous.
 SCORES: Registry = Registry("anomaly score")
-DEFAULT_SCORE = "regret"  # chosen before any OOD measurement: Likelihood Regret is designed to work both ways
 
 
 def _bound(terms: Terms) -> torch.Tensor:

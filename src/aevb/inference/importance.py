@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import torch
 from torch.distributions import Distribution
 
+from aevb.config import AUTO_COMPILE_PAIRS
 from aevb.models.protocols import BoundModel, GenerativeModel, as_input
 
 # Bytes one chunk's decoder output may take. Small enough to stay in the last-level cache and below the allocator's
 # mmap threshold, so the elementwise passes after the GEMM hit cache and freed blocks are reused instead of being
 # unmapped and page-faulted back in on every chunk (a 256 MiB budget spent ~40 % of the time in the kernel).
 DEFAULT_MEMORY_BUDGET = 8 * 2**20
+
+
+def compile_pays(n: int, num_samples: int) -> bool:
+    """Whether compiling the IS chunks pays for ``n`` datapoints at K = ``num_samples`` (see ``AUTO_COMPILE_PAIRS``)."""
+    return n * num_samples >= AUTO_COMPILE_PAIRS
 
 
 def _floats_per_pair(model: BoundModel) -> int:
@@ -80,6 +87,7 @@ def log_likelihood(
     pairs = chunk_pairs(model, memory_budget)
     block = max(1, min(x.shape[0], pairs))  # datapoints per block: at least one sample of each fits a chunk
     run_chunk = _compiled_chunk() if compile else _chunk_log_weights
+    first = compile  # the first compiled call compiles: where that fails (no C++ compiler, ...), run eager
     out = []
     for start in range(0, x.shape[0], block):
         xb = x[start : start + block]
@@ -91,7 +99,18 @@ def log_likelihood(
         # (benchmarks/README.md has the measurement).
         total = None
         for done in range(0, num_samples, chunk):
-            part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
+            if first:
+                first = False
+                try:
+                    part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
+                except Exception as err:  # noqa: BLE001 - any compiler failure: the eager path computes the same
+                    warnings.warn(
+                        f"torch.compile is unavailable here ({type(err).__name__}); running eager", stacklevel=2
+                    )
+                    run_chunk = _chunk_log_weights
+                    part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
+            else:
+                part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
             total = part if total is None else torch.logaddexp(total, part)
         out.append(total - math.log(num_samples))
     return torch.cat(out)

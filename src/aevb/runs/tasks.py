@@ -81,7 +81,7 @@ def evaluate_run(
     limit: int = 0,
     estimator: str = "is",
     precision: str = "fp32",
-    compile: bool = False,
+    compile: bool | None = None,
 ) -> Evaluation:
     """Test ELBO and an estimate of −log p(x) on ``split``, per datapoint in nats: ``estimator`` ``"is"``
     (importance sampling, K = ``nll_samples``) or ``"hmc"`` (Kingma & Welling App. D, L = ``nll_samples``).
