@@ -20,6 +20,7 @@ from aevb.io import read_meta
 from aevb.presets import preset
 from aevb.reproduce import run_experiment
 from aevb.runs import (
+    augment_run,
     disentanglement_run,
     encode_run,
     evaluate_run,
@@ -27,6 +28,7 @@ from aevb.runs import (
     fid_run,
     ood_run,
     plot_run,
+    probe_run,
     reconstruct_run,
     run_demo,
     sample_run,
@@ -230,6 +232,25 @@ def cmd_disentanglement(args: argparse.Namespace) -> int:
         f"{result['seconds']:.0f} s; wrote {Path(args.run) / 'disentanglement'}/disentanglement.json and "
         "mutual_information.png)"
     )
+    return 0
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    info = augment_run(args.run, args.per_class, args.out, mean=args.mean, seed=args.seed)
+    print(f"wrote {info['out']}: {info['n']} samples ({args.per_class} of each of {info['classes']} classes; "
+          f"pixels: decoder {info['pixels']}s)")  # fmt: skip
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    classifiers = [c.strip() for c in args.classifier.split(",") if c.strip()]
+    result = probe_run(args.run, args.labels, seeds=args.seeds, classifiers=classifiers, out=args.out)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "markdown"}))
+        return 0
+    print(f"test error (%), mean ± sd over {result['seeds']} labelled subsets of the training set:")
+    print(result["markdown"])
+    print(f"(wrote probe.json, probe.md and probe.png in {args.out or Path(args.run) / 'probe'})")
     return 0
 
 

@@ -281,6 +281,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func="cmd_disentanglement")
 
+    p = sub.add_parser("augment", help="labelled samples of every class from a conditional model, as an .npz (x, y)")
+    p.add_argument("run", help="a run directory (what aevb train --out wrote) of a conditional model")
+    p.add_argument("--per-class", type=int, required=True, help="samples of each class")
+    p.add_argument("--out", required=True, help="the .npz to write (x, y); --dataset reads it back")
+    pixels = p.add_mutually_exclusive_group()
+    pixels.add_argument("--mean", dest="mean", action="store_true", default=True, help="decoder means (default)")
+    pixels.add_argument("--sample", dest="mean", action="store_false", help="draws from p(x|z,c)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the z draws")
+    p.set_defaults(func="cmd_augment")
+
+    p = sub.add_parser(
+        "probe", help="test error of classifiers on a run's posterior means with few labels, vs pixels and PCA"
+    )
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    p.add_argument(
+        "--labels", type=int, nargs="+", default=[100, 600, 1000, 3000], help="labelled training points (balanced)"
+    )
+    p.add_argument("--seeds", type=int, default=5, help="labelled subsets per count (mean ± sd over them)")
+    p.add_argument("--classifier", default="logistic,knn", help="comma-separated: logistic, knn")
+    p.add_argument("--out", default=None, help="folder for probe.json, probe.md, probe.png (default: RUN/probe)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func="cmd_probe")
+
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
     p.add_argument("--data-dir", default="")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -4,10 +4,12 @@ train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FI
 from aevb.runs.disentangle import disentanglement_run
 from aevb.runs.fid import fid_run, train_fid_classifier
 from aevb.runs.plot import PLOT_KINDS, plot_run
+from aevb.runs.probe import probe_run
 from aevb.runs.report import write_report
 from aevb.runs.rundir import Run, load, load_data, run_config
 from aevb.runs.scores import ood_run, score_run
 from aevb.runs.tasks import (
+    augment_run,
     encode_run,
     evaluate_run,
     export_run,
@@ -19,6 +21,8 @@ from aevb.runs.tasks import (
 )
 
 __all__ = [
+    "augment_run",
+    "probe_run",
     "disentanglement_run",
     "PLOT_KINDS",
     "Run",
