@@ -151,6 +151,9 @@ class TrainConfig:
     data_dir: str = _f("", "data", "where dataset files live (empty: $AEVB_DATA_DIR, then ~/.cache/aevb)")
     download: bool = _f(True, "data", "download missing dataset files from their canonical URLs")
     test_split: str = _f("test", "data", "the held-out split evaluated during training")
+    labels_per_class: int = _f(0, "data", "m2: keep this many training labels per class (seeded), hide the rest")
+    labeled: int = _f(0, "data", "m2: keep this many training labels chosen at random (seeded), hide the rest")
+    features: str = _f("", "data", "M1+M2: train on the posterior means of this run's encoder (a run directory)")
     epochs: int = _f(10, "optimizer", "passes over the training set")
     batch_size: int = _f(100, "optimizer", "minibatch size (the paper's M)")
     steps: int = _f(0, "optimizer", "stop after this many optimizer steps, mid-epoch if need be (0: --epochs decides)")
@@ -165,6 +168,7 @@ class TrainConfig:
     beta: float = _f(1.0, "objective", "weight of the KL (beta-VAE; 1: the ELBO)")
     warmup_steps: int = _f(0, "objective", "KL warm-up: beta rises linearly from 0 over this many steps (0: off)")
     free_bits: float = _f(0.0, "objective", "free bits: nats per latent dimension below which the KL is not charged")
+    m2_alpha: float = _f(0.1, "objective", "m2: weight of log q(y|x) per labelled point, times the training-set size N")
     optimizer: str = _f("adam", "optimizer", "the optimizer")
     lr: float = _f(1e-3, "optimizer", "learning rate")
     lr_schedule: str = _f("constant", "optimizer", "constant, or iwae: Burda et al.'s 3^i passes at lr·10^(−i/7)")
@@ -202,6 +206,10 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
         _positive("steps", self.steps, allow_zero=True)
+        for name in ("labels_per_class", "labeled", "m2_alpha"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        if self.labels_per_class and self.labeled:
+            raise ConfigError("give labels_per_class or labeled, not both")
         if self.compile and self.warmup_steps:
             raise ConfigError(
                 "compile = true cannot be combined with warmup_steps > 0: β changes every step, which would recompile "
@@ -256,6 +264,11 @@ class Config:
             raise ConfigError(
                 f"model = 'ae' with objective = {self.train.objective!r}: the plain autoencoder has no KL or bound; "
                 "it trains with --objective reconstruction"
+            )
+        if (self.model.model == "m2") != (self.train.objective == "m2"):
+            raise ConfigError(
+                f"model = {self.model.model!r} with objective = {self.train.objective!r}: the m2 model trains with "
+                "--objective m2 (labelled and unlabelled bounds plus the classifier's term), and only it"
             )
         if (self.model.model == "vqvae") != (self.train.objective == "vqvae"):
             # The VQ-VAE has no ELBO terms (its posterior is a point mass), and its loss fits no other model.

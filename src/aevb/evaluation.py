@@ -17,7 +17,7 @@ from aevb.estimators import elbo
 from aevb.inference.importance import chunk_pairs, compile_pays, log_likelihood, sample_chunk
 from aevb.inference.latents import LatentStats
 from aevb.inference.marginal import NLL_ESTIMATORS
-from aevb.models.protocols import BoundModel, as_input
+from aevb.models.protocols import BoundModel, ClassifyingModel, as_input
 from aevb.runtime import autocast, fork_rng, tune_cpu_allocator
 
 __all__ = ["Evaluation", "chunk_pairs", "evaluate", "log_likelihood", "sample_chunk"]
@@ -49,6 +49,8 @@ class Evaluation:
     # Whether the importance-sampling chunks ran compiled, and whether that was decided automatically.
     compiled: bool = False
     compile_auto: bool = False
+    # Models with a classifier q(y|x) (M2), evaluated on labelled data: the fraction of argmax_y q(y|x) ≠ y.
+    classification_error: float | None = None
 
     def as_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -113,7 +115,8 @@ def evaluate(
     model.eval()
     if device.type == "cpu":
         tune_cpu_allocator()
-    elbos, lls, recons = [], [], []
+    elbos, lls, recons, wrong = [], [], [], []
+    classifies = isinstance(model, ClassifyingModel) and context is not None
     if compile:
         estimate_log_px = functools.partial(estimate_log_px, compile=True)
     stats = LatentStats()
@@ -128,6 +131,8 @@ def evaluate(
                 elbos.append(elbo(terms, "A").float().cpu())
                 recons.append(-terms.log_likelihood.float().mean(0).cpu())
                 stats.add(terms)
+                if classifies:
+                    wrong.append((model.classify(xb).probs.argmax(-1) != cb.argmax(-1)).cpu())
                 if nll_samples:
                     lls.append(estimate_log_px(model, xb, nll_samples, cb).cpu())
     model.train(was_training)
@@ -150,5 +155,6 @@ def evaluate(
         nll_estimator=nll_estimator,
         compiled=bool(compile and nll_samples),
         compile_auto=auto,
+        classification_error=float(torch.cat(wrong).float().mean()) if wrong else None,
         **stats.as_dict(),
     )

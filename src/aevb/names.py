@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # (config section, field) → the values it may take (training/components.py:NAMED_FIELDS holds the registries)
 FIELD_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("model", "model"): ("ae", "cvae", "deep-vae", "vae", "vqvae"),
+    ("model", "model"): ("ae", "cvae", "deep-vae", "m2", "vae", "vqvae"),
     ("model", "likelihood"): ("bernoulli", "gaussian"),
     ("model", "posterior"): ("diagonal", "full", "point"),
     ("model", "arch"): ("conv", "mlp"),
@@ -17,7 +17,7 @@ FIELD_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("model", "activation"): ("tanh", "relu", "softplus", "elu", "leaky_relu", "gelu"),
     ("model", "init"): ("pytorch", "glorot"),
     ("train", "method"): ("aevb", "mcem", "wake-sleep"),
-    ("train", "objective"): ("elbo", "iwae", "kl", "reconstruction", "vqvae"),
+    ("train", "objective"): ("elbo", "iwae", "kl", "m2", "reconstruction", "vqvae"),
     ("train", "optimizer"): ("adagrad", "adam", "adamw", "sgd"),
     ("train", "lr_schedule"): ("constant", "iwae"),
     ("train", "fid_features"): ("aevb_classifier", "inception"),

@@ -95,6 +95,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if ev.kl is not None:
             print(f"  reconstruction {ev.reconstruction:9.3f} nats (−E_q[log p(x|z)])")
             print(f"  KL            {ev.kl:10.3f} nats (E_q[log q − log p]; ELBO = −reconstruction − KL)")
+        if ev.classification_error is not None:
+            print(
+                f"  classification error {100 * ev.classification_error:.2f} % (argmax q(y|x), {ev.n} labelled points)"
+            )
         if ev.compiled and ev.compile_auto:
             print(
                 f"  (importance sampling ran compiled: {ev.n} × {ev.nll_samples} pairs ≥ {AUTO_COMPILE_PAIRS:,} pay "

@@ -12,6 +12,7 @@ from aevb.models.ae import AutoEncoder  # noqa: E402  (registers "ae")
 from aevb.models.archs import ARCHS
 from aevb.models.cvae import CVAE  # noqa: E402  (registers "cvae")
 from aevb.models.deep import DeepVAE  # noqa: E402  (registers "deep-vae")
+from aevb.models.m2 import M2  # noqa: E402  (registers "m2")
 from aevb.models.vae import VAE, build_vae, build_vae_parts
 from aevb.models.vqvae import VQVAE  # noqa: E402  (registers "vqvae")
 from aevb.registry import MODELS
@@ -23,6 +24,7 @@ __all__ = [
     "VAE",
     "VQVAE",
     "DeepVAE",
+    "M2",
     "build_model",
     "build_vae",
     "build_vae_parts",

@@ -69,6 +69,13 @@ class ConditionalModel(Protocol):
     def label_context(self, label: int, n: int, device: torch.device | None = None) -> torch.Tensor: ...
 
 
+@runtime_checkable
+class ClassifyingModel(Protocol):
+    """A model with a classifier q(y|x) among its parts (M2): evaluation reports its test error."""
+
+    def classify(self, x: torch.Tensor) -> Distribution: ...
+
+
 def labels_to_context(model: object, y: torch.Tensor | None) -> torch.Tensor | None:
     """A conditional model's context for labels ``y`` (``model.make_context``); other models take none."""
     if not isinstance(model, ConditionalModel):

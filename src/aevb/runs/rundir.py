@@ -18,6 +18,7 @@ from aevb.data import TensorData, load_dataset
 from aevb.errors import ConfigError
 from aevb.io import load_model
 from aevb.models.protocols import labels_to_context
+from aevb.plots.grids import encode_mean
 from aevb.runtime import resolve_device
 from aevb.training.trainer import NO_CONFIG
 
@@ -28,8 +29,13 @@ def load(run_dir: str | Path, device: str = "cpu") -> nn.Module:
 
 
 def load_data(train: TrainConfig, split: str) -> TensorData:
-    """Split ``split`` of the dataset a run's ``[train]`` section names."""
-    return load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
+    """Split ``split`` of the dataset a run's ``[train]`` section names; with ``features`` set (M1+M2), the posterior
+    means of that run's encoder for it, ``[N, latent_dim]``, labels kept."""
+    data = load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
+    if not train.features:
+        return data
+    m1 = load(train.features)
+    return TensorData(encode_mean(m1, data.x), data.y, f"{data.name} as features of {train.features}")
 
 
 def run_config(run_dir: str | Path) -> Config:

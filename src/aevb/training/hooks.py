@@ -42,8 +42,12 @@ class TrainingRun(Protocol):
 
 
 class Hooks:
-    """``on_epoch_end`` may add keys to the epoch's record before it is logged; ``after_fit`` runs once after the last
-    epoch of an uninterrupted run (a second training stage, such as the VQ-VAE's prior)."""
+    """``bind`` runs once when the trainer is built, before any step (an objective that needs the training set's
+    size reads it there); ``on_epoch_end`` may add keys to the epoch's record before it is logged; ``after_fit`` runs
+    once after the last epoch of an uninterrupted run (a second training stage, such as the VQ-VAE's prior)."""
+
+    def bind(self, run: TrainingRun) -> None:
+        pass
 
     def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
         pass

@@ -14,6 +14,7 @@ from aevb.config import TrainConfig
 from aevb.errors import ConfigError
 from aevb.estimators import elbo, iwae_bound
 from aevb.models.ae import AutoEncoder
+from aevb.models.m2 import M2
 from aevb.registry import Registry
 from aevb.training.hooks import Hooks, TrainingRun
 from aevb.training.vq import VQVAEObjective
@@ -67,6 +68,40 @@ class IWAEObjective(Hooks):
 
     def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         return iwae_bound(model.terms(x, self.num_samples, context))
+
+
+@OBJECTIVES.register("m2")
+class M2Objective(Hooks):
+    """Kingma et al. (2014) eq. 9 per datapoint: −L(x, y) + α log q_φ(y|x) for a labelled datapoint, −U(x) for an
+    unlabelled one (:class:`aevb.models.m2.M2`), with α = ``m2_alpha`` · N (the paper: 0.1 · N, N the training-set
+    size), so the minibatch mean is an unbiased estimate of J^α / N. Not a bound on log p(x) (α > 0)."""
+
+    is_bound = False
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.num_samples = config.samples
+        self.alpha_per_n = config.m2_alpha
+        self.alpha = 0.0  # α = m2_alpha · N, set when the trainer binds the objective to its training set
+        if config.estimator != "B" or config.beta != 1.0 or config.warmup_steps or config.free_bits:
+            raise ConfigError("objective m2 uses estimator B without beta, warm-up or free bits; leave them unset")
+
+    def bind(self, run: TrainingRun) -> None:
+        if not isinstance(run.model, M2):
+            raise ConfigError(f"objective m2 trains model m2; this model is {type(run.model).__name__}")
+        if run.context is None:
+            raise ConfigError("objective m2 needs labelled data (labels_per_class / labeled hide all but some)")
+        self.alpha = self.alpha_per_n * run.x.shape[0]
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        labelled = context.sum(-1) > 0
+        out = torch.empty(x.shape[0], device=x.device)
+        if labelled.any():
+            xl, cl = x[labelled], context[labelled]
+            log_q = model.classify(xl).log_prob(cl.argmax(-1))
+            out[labelled] = model.labelled_bound(xl, cl, self.num_samples) + self.alpha * log_q
+        if not labelled.all():
+            out[~labelled] = model.unlabelled_bound(x[~labelled], self.num_samples)
+        return out
 
 
 @OBJECTIVES.register("reconstruction")

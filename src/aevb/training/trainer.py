@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from aevb.atomic import write_text_atomic
 from aevb.config import Config, TrainConfig, section_from_dict
 from aevb.data import TensorData, check_data
+from aevb.data.labels import hide_labels
 from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
@@ -101,7 +102,10 @@ class Trainer:
         )
         self.dist.attach(self.model, self.optimizer)
         self.x = train.x.to(self.device)
-        self.context = labels_to_context(model, None if train.y is None else train.y.to(self.device))
+        labels = train.y
+        if config.labels_per_class or config.labeled:  # semi-supervised: the other labels never reach the model
+            labels = hide_labels(train.y, config.labels_per_class, config.labeled, config.seed, train.name)
+        self.context = labels_to_context(model, None if labels is None else labels.to(self.device))
         # The shuffling generator lives on the CPU; dynamic binarization draws on the data's device.
         self.shuffle_gen = torch.Generator().manual_seed(config.seed)
         self.data_gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
@@ -126,6 +130,7 @@ class Trainer:
                 f"use one process, or one of: {', '.join(n for n in METHODS if METHODS.get(n).data_parallel)}"
             )
         self.method = method(self)
+        self.objective.bind(self)
         # The method and the objective log metrics of their own (MCEM's step size, the VQ-VAE's codebook usage).
         self.callbacks += [self.method, self.objective]
 
@@ -325,6 +330,8 @@ class Trainer:
                 precision=cfg.precision,
             )
             record["test_elbo"] = ev.elbo
+            if ev.classification_error is not None:  # M2: its classifier's test error
+                record["test_error"] = ev.classification_error
         for callback in self.callbacks:
             callback.on_epoch_end(self, record)
         self.log(record)

@@ -1,0 +1,151 @@
+"""M2 (Kingma et al. 2014): the unlabelled bound is the explicit sum over classes, hidden labels never reach the loss,
+an M2 run resumes exactly, and evaluation reports the classifier's test error."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+from aevb import ConfigError, ModelConfig, TensorData, TrainConfig, build_model
+from aevb.cli import main
+from aevb.data.labels import labelled_indices
+from aevb.evaluation import evaluate
+from aevb.training.trainer import Trainer
+from tests.conftest import toy_binary
+
+CONFIG = ModelConfig(model="m2", latent_dim=3, hidden=[16], num_classes=4)
+SHAPE = (1, 6, 6)
+
+
+def _z_blind_model() -> torch.nn.Module:
+    """An M2 whose decoder ignores z and leans hard on y: every bound is deterministic and depends on the label."""
+    torch.manual_seed(0)
+    model = build_model(CONFIG, SHAPE)
+    first = next(m for m in model.decoder.net.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        first.weight[:, : CONFIG.latent_dim] = 0.0
+        first.weight[:, CONFIG.latent_dim :] *= 20.0
+    return model
+
+
+def test_labelled_bound_is_the_conditional_elbo_plus_log_prior_of_y():
+    model = _z_blind_model()
+    x = toy_binary(5, side=6).x
+    c = model.make_context(torch.tensor([0, 1, 2, 3, 1]))
+    q = model.encode(x, c)
+    by_hand = (
+        model.decode(q.mean, c).log_prob(x)  # the decoder ignores z: any z gives E_q[log p(x|y,z)]
+        - kl_divergence(q, Independent(Normal(torch.zeros(3), torch.ones(3)), 1))
+        - math.log(4)
+    )
+    torch.testing.assert_close(model.labelled_bound(x, c), by_hand)
+
+
+def test_unlabelled_bound_is_the_explicit_sum_over_classes():
+    model = _z_blind_model()
+    x = toy_binary(6, side=6).x
+    per_class = torch.stack([model.labelled_bound(x, model.label_context(k, 6)) for k in range(4)], dim=-1)  # [B, C]
+    assert (per_class.max(-1).values - per_class.min(-1).values).min() > 1.0  # the labels matter to the bound
+    q = model.classify(x).probs
+    by_hand = (q * per_class).sum(-1) - (q * q.log()).sum(-1)
+    torch.testing.assert_close(model.unlabelled_bound(x), by_hand)
+    assert (model.unlabelled_bound(x) <= per_class.logsumexp(-1) + 1e-5).all()  # −U(x) ≤ log Σ_y exp(−L(x, y))
+
+
+def test_contexts_mark_unlabelled_points_with_zero_rows_and_refuse_other_labels():
+    model = build_model(CONFIG, SHAPE)
+    c = model.make_context(torch.tensor([2, -1]))
+    assert c.tolist() == [[0, 0, 1, 0], [0, 0, 0, 0]]
+    with pytest.raises(Exception, match="or be -1 for an unlabelled datapoint"):
+        model.make_context(torch.tensor([4]))
+
+
+def test_labelled_indices_are_balanced_seeded_and_checked():
+    y = np.repeat(np.arange(4), 30)
+    keep = labelled_indices(y, per_class=5, seed=3)
+    assert np.bincount(y[keep]).tolist() == [5, 5, 5, 5]
+    assert np.array_equal(keep, labelled_indices(y, per_class=5, seed=3))
+    assert len(labelled_indices(y, count=7, seed=0)) == 7
+    with pytest.raises(Exception, match="exactly one of labels_per_class and labeled"):
+        labelled_indices(y)
+
+
+def _trainer(data: TensorData, **kw) -> Trainer:
+    torch.manual_seed(0)
+    model = build_model(CONFIG, SHAPE)
+    fields = dict(objective="m2", labels_per_class=5, epochs=2, batch_size=32, lr=3e-3, seed=0, progress=False)
+    return Trainer(model, data, TrainConfig(**{**fields, **kw}), test=toy_binary(64, seed=1))
+
+
+def test_hidden_labels_never_reach_the_loss():
+    # --labeled K picks K points without looking at any label, so permuting the others keeps the same subset.
+    # (--labels-per-class must read every label to balance the classes; that is the choice, not the training.)
+    data = toy_binary(256)
+    keep = labelled_indices(data.y.numpy(), count=20, seed=0)
+    hidden = np.setdiff1d(np.arange(256), keep)
+    shuffled = data.y.clone()
+    shuffled[hidden] = shuffled[hidden][torch.randperm(len(hidden), generator=torch.Generator().manual_seed(7))]
+    assert not torch.equal(shuffled, data.y)
+    a = _trainer(data, labels_per_class=0, labeled=20)
+    b = _trainer(TensorData(data.x, shuffled, "toy"), labels_per_class=0, labeled=20)
+    a.fit(), b.fit()
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    changed = shuffled.clone()
+    changed[keep] = (changed[keep] + 1) % 4  # the kept labels changed: training changes
+    c = _trainer(TensorData(data.x, changed, "toy"), labels_per_class=0, labeled=20)
+    c.fit()
+    assert not all(torch.equal(v, c.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+
+
+def test_an_m2_run_resumes_exactly(tmp_path):
+    data = toy_binary(256)
+    full = _trainer(data, epochs=3)
+    full.run_dir = None
+    full.fit()
+    argv = ["train", "--dataset", str(tmp_path / "toy.npz"), "--model", "m2", "--objective", "m2", "--num-classes", "4"]
+    argv += ["--latent-dim", "3", "--hidden", "16", "--labels-per-class", "5", "--batch-size", "32", "--lr", "3e-3"]
+    argv += ["--progress", "false", "--out", str(tmp_path / "run"), "--checkpoint-steps", "5", "--eval-every", "0"]
+    np.savez(tmp_path / "toy.npz", x=data.x.numpy(), y=data.y.numpy())
+    assert main([*argv, "--epochs", "1"]) == 0
+    assert main([*argv, "--epochs", "3", "--resume"]) == 0
+    once = [*argv[:-4], "--eval-every", "0", "--out", str(tmp_path / "once"), "--epochs", "3"]
+    assert main(once) == 0
+    resumed, straight = (
+        torch.load(tmp_path / d / "checkpoints" / "last.pt", weights_only=True) for d in ("run", "once")
+    )
+    for k, v in straight["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+
+
+def test_evaluation_reports_the_classifier_error_and_config_pairs_model_with_objective(capsys):
+    data = toy_binary(256)
+    trainer = _trainer(data, epochs=4, labels_per_class=20)
+    result = trainer.fit()
+    assert 0.0 <= result.history[-1]["test_error"] <= 1.0
+    ev = evaluate(trainer.model, data.x, context=trainer.model.make_context(data.y))
+    assert ev.classification_error is not None and ev.classification_error < 0.5  # 4 prototypes: learnable
+    assert main(["train", "--model", "m2", "--objective", "elbo", "--out", "/nonexistent/never"]) == 2
+    assert "the m2 model trains with --objective m2" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="labels_per_class or labeled, not both"):
+        TrainConfig(labels_per_class=1, labeled=3)
+
+
+def test_m1_plus_m2_trains_m2_on_the_posterior_means_of_an_m1_run(tmp_path, capsys):
+    import json
+
+    data = toy_binary(200)
+    np.savez(tmp_path / "toy.npz", x=data.x.numpy(), y=data.y.numpy())
+    common = ["--dataset", str(tmp_path / "toy.npz"), "--epochs", "2", "--progress", "false", "--batch-size", "32"]
+    assert main(["train", *common, "--latent-dim", "5", "--hidden", "16", "--out", str(tmp_path / "m1")]) == 0
+    m2 = ["train", *common, "--features", str(tmp_path / "m1"), "--model", "m2", "--objective", "m2"]
+    m2 += ["--num-classes", "4", "--likelihood", "gaussian", "--latent-dim", "2", "--hidden", "8"]
+    assert main([*m2, "--labels-per-class", "5", "--out", str(tmp_path / "m2")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m2"), "--nll-samples", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data_dim"] == 5 and 0.0 <= out["classification_error"] <= 1.0  # M2 read M1's 5-d means
