@@ -149,3 +149,27 @@ def test_m1_plus_m2_trains_m2_on_the_posterior_means_of_an_m1_run(tmp_path, caps
     assert main(["evaluate", str(tmp_path / "m2"), "--nll-samples", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["data_dim"] == 5 and 0.0 <= out["classification_error"] <= 1.0  # M2 read M1's 5-d means
+
+
+def test_the_objective_estimates_j_alpha_per_datapoint():
+    """mean over the minibatch = (N_u/N)·mean_u(−U) + (N_l/N)·mean over the drawn labelled batch of (−L + α log q)."""
+    from aevb.training.objectives import M2Objective
+
+    model = _z_blind_model()
+    data = toy_binary(40)
+    y = data.y.clone()
+    y[10:] = -1  # 10 labelled, 30 unlabelled
+    run = type("Run", (), {"model": model, "x": data.x, "context": model.make_context(y)})()
+    objective = M2Objective(TrainConfig(objective="m2", m2_labelled_batch=4))
+    objective.bind(run)
+    assert objective.alpha == pytest.approx(0.1 * 40)
+    batch = data.x[20:28]  # 8 unlabelled points
+    torch.manual_seed(5)
+    value = objective(model, batch, run.context[20:28]).mean()
+    torch.manual_seed(5)
+    unlabelled = model.unlabelled_bound(batch).mean()  # first, as the objective does: it draws z before the pick
+    pick = torch.randint(10, (4,))
+    xl, cl = data.x[:10][pick], run.context[:10][pick]
+    labelled = (model.labelled_bound(xl, cl) + 4.0 * model.classify(xl).log_prob(cl.argmax(-1))).mean()
+    expected = (30 / 40) * unlabelled + (10 / 40) * labelled
+    torch.testing.assert_close(value, expected)

@@ -169,6 +169,9 @@ class TrainConfig:
     warmup_steps: int = _f(0, "objective", "KL warm-up: beta rises linearly from 0 over this many steps (0: off)")
     free_bits: float = _f(0.0, "objective", "free bits: nats per latent dimension below which the KL is not charged")
     m2_alpha: float = _f(0.1, "objective", "m2: weight of log q(y|x) per labelled point, times the training-set size N")
+    m2_labelled_batch: int = _f(
+        100, "objective", "m2: labelled points drawn with every minibatch (0: only the minibatch's own labelled points)"
+    )
     optimizer: str = _f("adam", "optimizer", "the optimizer")
     lr: float = _f(1e-3, "optimizer", "learning rate")
     lr_schedule: str = _f("constant", "optimizer", "constant, or iwae: Burda et al.'s 3^i passes at lr·10^(−i/7)")
@@ -206,7 +209,7 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
         _positive("steps", self.steps, allow_zero=True)
-        for name in ("labels_per_class", "labeled", "m2_alpha"):
+        for name in ("labels_per_class", "labeled", "m2_alpha", "m2_labelled_batch"):
             _positive(name, getattr(self, name), allow_zero=True)
         if self.labels_per_class and self.labeled:
             raise ConfigError("give labels_per_class or labeled, not both")
