@@ -125,6 +125,18 @@ def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
 
 
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+
+
+def _add_split(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aevb", description="Auto-Encoding Variational Bayes and the VAE family.")
     parser.add_argument("--version", action="version", version=f"aevb {__version__}")
@@ -140,12 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_train")
 
     p = sub.add_parser("evaluate", help="test ELBO and importance-sampled log-likelihood of a run")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_run(p)
+    _add_split(p)
     p.add_argument(
         "--nll-samples", type=int, default=1000, help="importance samples K, or HMC posterior samples L (0: ELBO only)"
     )
@@ -186,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_evaluate")
 
     p = sub.add_parser("sample", help="draw z ~ p(z) and write a grid of decoded samples")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("-n", type=int, default=64)
     p.add_argument(
         "--out",
@@ -200,13 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_sample")
 
     p = sub.add_parser("traverse", help="latent traversal: one row per latent dimension around one datapoint")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--index", type=int, default=0, help="which datapoint of --split")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_split(p)
     p.add_argument("--out", default=None, help="a .png (images), or .csv/.npy rows (default: traversal.png or .csv)")
     p.add_argument("--span", type=float, default=3.0, help="offsets −span..span added to the posterior mean")
     p.add_argument("--steps", type=int, default=9)
@@ -214,12 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_traverse")
 
     p = sub.add_parser("reconstruct", help="write data and their reconstructions as a grid")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_run(p)
+    _add_split(p)
     p.add_argument("-n", type=int, default=16)
     p.add_argument(
         "--out", default=None, help="recon.png (a grid of images) or .csv/.npy rows; default: png for images, else csv"
@@ -228,30 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_reconstruct")
 
     p = sub.add_parser("encode", help="write posterior means and standard deviations (and labels) to .npz")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_run(p)
+    _add_split(p)
     p.add_argument("--out", default="latents.npz")
     p.add_argument("--limit", type=int, default=0)
     p.set_defaults(func="cmd_encode")
 
     p = sub.add_parser("score", help="anomaly scores per datapoint (higher = more anomalous), written as CSV")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--data", default=None, help="a dataset name or path (default: the run's dataset)")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_split(p)
     p.add_argument("--out", default="scores.csv")
     _add_score_flags(p, DEFAULT_SCORE)
     p.set_defaults(func="cmd_score")
 
     p = sub.add_parser("ood", help="how well each score tells out-of-distribution data apart: AUROC, AUPRC, FPR@95")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--in", default=None, help="in-distribution data NAME[:split] (default: the run's test split)")
     p.add_argument("--out", required=True, help="out-of-distribution data NAME[:split] (e.g. fashion-mnist:test)")
     p.add_argument("--dir", default=None, help="folder for ood.json and the pictures (default: RUN/ood)")
@@ -260,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_ood")
 
     p = sub.add_parser("export", help="the encoder and decoder as ONNX graphs, with a JSON that describes them")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--format", default="onnx", help="onnx (needs pip install 'aevb[export]')")
     p.add_argument("--out", default=None, help="folder (default: RUN/export)")
     p.set_defaults(func="cmd_export")
@@ -269,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         "disentanglement",
         help="BetaVAE, FactorVAE, MIG and DCI scores of a run trained on data with known factors (dsprites)",
     )
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--metrics", default="beta_vae,factor_vae,mig,dci", help="comma-separated metric names")
     p.add_argument(
         "--num-train", type=int, default=10_000, help="training points per metric (disentanglement_lib: 10000)"
@@ -294,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "probe", help="test error of classifiers on a run's posterior means with few labels, vs pixels and PCA"
     )
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument(
         "--labels", type=int, nargs="+", default=[100, 600, 1000, 3000], help="labelled training points (balanced)"
     )
@@ -310,25 +302,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_datasets")
 
     p = sub.add_parser("plot", help="pictures of a run: latent scatter, samples, reconstructions, curves, ...")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument(
         "--kind",
         default="all",
         help="comma-separated: scatter, samples, recon, interp, traverse, manifold, curves, or all (default)",
     )
     p.add_argument("--out", default=None, help="folder for the PNGs (default: RUN/plots)")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_split(p)
     p.add_argument("--limit", type=int, default=2000, help="datapoints in the latent scatter")
     p.add_argument("--projection", default="auto", help="scatter for Nz > 3: auto (PCA), pca or tsne")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func="cmd_plot")
 
     p = sub.add_parser("report", help="write one self-contained HTML report of a run (config, curves, pictures)")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--out", default=None, help="the HTML file (default: RUN/report.html)")
     p.add_argument("--nll-samples", type=int, default=0, help="also estimate -log p(x) on the test split (K)")
     p.set_defaults(func="cmd_report")
@@ -368,15 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_reproduce")
 
     p = sub.add_parser("fid", help="FID between a run's samples and held-out data (key names the features)")
-    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    _add_run(p)
     p.add_argument("--features", default="aevb_classifier", help="aevb_classifier (default) or inception")
     p.add_argument("--fid-weights", default="", help="inception: the FID weights file; classifier: its directory")
     p.add_argument("-n", type=int, default=1000, help="samples and data points")
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which split of the run's dataset: train, test (valid, all where the dataset has them)",
-    )
+    _add_split(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func="cmd_fid")
