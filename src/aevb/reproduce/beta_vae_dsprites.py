@@ -72,6 +72,7 @@ def _row(beta: float, seed: int, run_dir: Path, seconds: float, opts: Options, t
         "kl_per_dim": kl,
         "mutual_information": scores["mutual_information_nats"],
         "factor_names": scores["factor_names"],
+        "mi_points": scores["mutual_information_points"],
         **{k: v for k, v in m["mig"].items() if k != "mig"},
     }
 
@@ -90,7 +91,7 @@ def _pictures(beta: float, row: dict[str, Any], run_dir: Path, test: Any, out: P
         [lab.replace(" off", " (off)") for lab in labels],
         row["factor_names"],
         out / f"mutual_information_beta{beta:g}.png",
-        title=f"β = {beta:g}: I(z_j; factor) in nats (rows by KL)",
+        title=f"β = {beta:g}: I(z_j; factor) in nats, {row['mi_points']} observations (rows by KL)",
         unit="nats",
     )
 
@@ -131,7 +132,8 @@ def run(opts: Options, out: Path) -> Path:
             if seed == opts.seed:
                 _pictures(beta, row, result.run_dir, test, out)
             rows.append(row)
-    flat = [{k: v for k, v in r.items() if k not in ("kl_per_dim", "mutual_information", "factor_names")} for r in rows]
+    skip = ("kl_per_dim", "mutual_information", "factor_names", "mi_points")
+    flat = [{k: v for k, v in r.items() if k not in skip} for r in rows]
     write_csv(out / "beta_vae_dsprites.csv", flat)
     table = []
     for beta in betas:

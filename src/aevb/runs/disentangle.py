@@ -44,8 +44,11 @@ def disentanglement_run(
     num_train: int = 10_000,
     num_eval: int = 5_000,
     seed: int = 0,
+    mi_points: int = 10_000,
 ) -> dict[str, Any]:
-    """Every metric of ``metrics`` for the run's posterior means, and I(z_j; v_k) over ``num_train`` observations.
+    """Every metric of ``metrics`` for the run's posterior means, and I(z_j; v_k) over ``max(num_train, mi_points)``
+    observations (the plug-in estimate with 20 bins is biased up by about (20 − 1)(classes − 1) / 2N nats: 0.37 nats
+    for the 40 orientations at N = 1,000, so the heat map never uses fewer than 10,000).
 
     Writes ``RUN/disentanglement/disentanglement.json`` and ``mutual_information.png`` (a heat map: latents ×
     factors, nats) and returns the JSON's content.
@@ -56,13 +59,15 @@ def disentanglement_run(
     represent = posterior_means(model)
     start = time.perf_counter()
     scores = disentanglement(truth, represent, list(metrics), seed=seed, num_train=num_train, num_eval=num_eval)
-    codes, classes = factor_codes(truth, represent, num_train, np.random.default_rng([seed, 99]))
+    mi_n = max(num_train, mi_points)
+    codes, classes = factor_codes(truth, represent, mi_n, np.random.default_rng([seed, 99]))
     mi = mutual_information(codes, classes)
     result = {
         "metrics": scores,
         "mutual_information_nats": mi.tolist(),
         "factor_names": list(truth.factor_names),
         "num_train": num_train,
+        "mutual_information_points": mi_n,
         "num_eval": num_eval,
         "seed": seed,
         "representation": "posterior mean E_q[z|x]",
@@ -76,7 +81,7 @@ def disentanglement_run(
         [f"z{j}" for j in range(mi.shape[0])],
         list(truth.factor_names),
         folder / "mutual_information.png",
-        title=f"I(z_j; v_k), {num_train} observations, 20 bins",
+        title=f"I(z_j; v_k), {mi_n} observations, 20 bins",
         unit="nats",
     )
     return result
