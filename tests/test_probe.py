@@ -86,3 +86,15 @@ def test_augment_writes_labelled_samples_that_dataset_reads_back(tmp_path, capsy
     capsys.readouterr()
     assert main(["augment", plain, "--per-class", "2", "--out", str(tmp_path / "a.npz")]) != 0
     assert "needs a conditional model (--model cvae)" in capsys.readouterr().err
+
+
+def test_commands_that_need_scikit_learn_say_how_to_install_it(monkeypatch, tmp_path):
+    import importlib.util
+
+    from aevb.runs import disentanglement_run, probe_run
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    for run, command in ((probe_run, "aevb probe"), (disentanglement_run, "aevb disentanglement")):
+        with pytest.raises(ConfigError, match=f"{command} uses scikit-learn's .*pip install 'aevb\\[plots\\]'"):
+            run(tmp_path, [100]) if run is probe_run else run(tmp_path)

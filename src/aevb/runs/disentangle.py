@@ -17,7 +17,7 @@ from aevb.data.dsprites import DSprites
 from aevb.metrics.disentanglement import Representation, disentanglement, factor_codes, mutual_information
 from aevb.plots.grids import encode_mean
 from aevb.plots.heatmap import save_heatmap
-from aevb.runs.rundir import Run
+from aevb.runs.rundir import Run, require_sklearn
 
 ALL_METRICS = ("beta_vae", "factor_vae", "mig", "dci")
 
@@ -53,6 +53,7 @@ def disentanglement_run(
     Writes ``RUN/disentanglement/disentanglement.json`` and ``mutual_information.png`` (a heat map: latents ×
     factors, nats) and returns the JSON's content.
     """
+    require_sklearn("aevb disentanglement")
     run = Run(run_dir)
     model = run.model.eval()
     truth = ground_truth(run)

@@ -13,7 +13,7 @@ from aevb.errors import ConfigError
 from aevb.metrics.probe import CLASSIFIERS, probe_errors
 from aevb.plots.common import pyplot, save_figure
 from aevb.plots.grids import encode_mean
-from aevb.runs.rundir import Run
+from aevb.runs.rundir import Run, require_sklearn
 
 
 def _pca(train: np.ndarray, test: np.ndarray, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +53,7 @@ def probe_run(
     """Test error of each classifier on the run's posterior means, raw pixels and PCA features of the same width,
     trained on ``labels`` balanced labelled training points, mean ± sd over ``seeds`` labelled subsets. Writes
     ``probe.json``, ``probe.md`` and ``probe.png`` into ``out`` (default ``RUN/probe``) and returns the JSON."""
+    require_sklearn("aevb probe")
     run = Run(run_dir)
     train, test = run.data("train"), run.data("test")
     if train.y is None or test.y is None:

@@ -8,6 +8,7 @@ works on (model, tensors); only :mod:`aevb.runs` reads and writes run directorie
 from __future__ import annotations
 
 import functools
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -21,6 +22,12 @@ from aevb.models.protocols import labels_to_context
 from aevb.plots.grids import encode_mean
 from aevb.runtime import resolve_device
 from aevb.training.trainer import NO_CONFIG
+
+
+def require_sklearn(command: str) -> None:
+    """A :class:`ConfigError` saying how to install scikit-learn (an optional dependency) when it is missing."""
+    if importlib.util.find_spec("sklearn") is None:
+        raise ConfigError(f"{command} uses scikit-learn's estimators and metrics: pip install 'aevb[plots]'")
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> nn.Module:

@@ -22,7 +22,7 @@ from aevb.data import TensorData, load_dataset
 from aevb.errors import ConfigError
 from aevb.models.protocols import labels_to_context
 from aevb.plots.common import pyplot, save_figure
-from aevb.runs.rundir import Run
+from aevb.runs.rundir import Run, require_sklearn
 from aevb.scoring import ScoreSettings, score
 from aevb.training.trainer import check_compatible
 
@@ -79,10 +79,9 @@ def score_run(
 
 def _sklearn_metrics():  # noqa: ANN202 - the module
     """scikit-learn's metrics (an optional dependency: ``pip install 'aevb[plots]'``)."""
-    try:
-        from sklearn import metrics
-    except ImportError:
-        raise ConfigError("aevb ood measures with scikit-learn's metrics: pip install 'aevb[plots]'") from None
+    require_sklearn("aevb ood")
+    from sklearn import metrics
+
     return metrics
 
 
