@@ -104,9 +104,6 @@ def test_hidden_labels_never_reach_the_loss():
 
 def test_an_m2_run_resumes_exactly(tmp_path):
     data = toy_binary(256)
-    full = _trainer(data, epochs=3)
-    full.run_dir = None
-    full.fit()
     argv = ["train", "--dataset", str(tmp_path / "toy.npz"), "--model", "m2", "--objective", "m2", "--num-classes", "4"]
     argv += ["--latent-dim", "3", "--hidden", "16", "--labels-per-class", "5", "--batch-size", "32", "--lr", "3e-3"]
     argv += ["--progress", "false", "--out", str(tmp_path / "run"), "--checkpoint-steps", "5", "--eval-every", "0"]

@@ -97,17 +97,6 @@ def _translations(patch: np.ndarray) -> np.ndarray:
     return windows[PATCH - i[None, :], PATCH - i[:, None]]
 
 
-def render(indices: np.ndarray) -> np.ndarray:
-    """The images at ``indices`` as booleans ``[N, 64, 64]`` (any subset, in any order)."""
-    classes = factor_classes(indices)
-    values = factor_values()
-    out = np.zeros((len(classes), IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
-    for n, (sh, sc, ori, px, py) in enumerate(classes):
-        patch = render_patch(int(sh), float(values[1][sc]), float(values[2][ori]))
-        out[n, py : py + PATCH, px : px + PATCH] = patch
-    return out
-
-
 def render_all() -> np.ndarray:
     """Every image, in the published order, as packed bits ``[737280, 512]`` uint8 (``np.packbits`` per row)."""
     values = factor_values()

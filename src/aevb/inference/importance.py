@@ -87,7 +87,6 @@ def log_likelihood(
     pairs = chunk_pairs(model, memory_budget)
     block = max(1, min(x.shape[0], pairs))  # datapoints per block: at least one sample of each fits a chunk
     run_chunk = _compiled_chunk() if compile else _chunk_log_weights
-    first = compile  # the first compiled call compiles: where that fails (no C++ compiler, ...), run eager
     out = []
     for start in range(0, x.shape[0], block):
         xb = x[start : start + block]
@@ -99,18 +98,15 @@ def log_likelihood(
         # (benchmarks/README.md has the measurement).
         total = None
         for done in range(0, num_samples, chunk):
-            if first:
-                first = False
-                try:
-                    part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
-                except Exception as err:  # noqa: BLE001 - any compiler failure: the eager path computes the same
-                    warnings.warn(
-                        f"torch.compile is unavailable here ({type(err).__name__}); running eager", stacklevel=2
-                    )
-                    run_chunk = _chunk_log_weights
-                    part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
-            else:
-                part = run_chunk(model, xb, min(chunk, num_samples - done), cb, posterior)
+            k = min(chunk, num_samples - done)
+            try:
+                part = run_chunk(model, xb, k, cb, posterior)
+            except Exception as err:  # noqa: BLE001 - a compiler failure (no C++ compiler, ...): eager is the same
+                if run_chunk is _chunk_log_weights:
+                    raise
+                warnings.warn(f"torch.compile is unavailable here ({type(err).__name__}); running eager", stacklevel=2)
+                run_chunk = _chunk_log_weights
+                part = run_chunk(model, xb, k, cb, posterior)
             total = part if total is None else torch.logaddexp(total, part)
         out.append(total - math.log(num_samples))
     return torch.cat(out)

@@ -31,6 +31,8 @@ from typing import Protocol
 
 import numpy as np
 
+from aevb.errors import ConfigError
+
 Representation = Callable[[np.ndarray], np.ndarray]
 """Observations ``[N, ...]`` → codes ``[N, d]`` (float)."""
 
@@ -185,14 +187,18 @@ def factor_entropy(classes: np.ndarray) -> np.ndarray:
     return np.array([mutual_info_score(classes[:, k], classes[:, k]) for k in range(classes.shape[1])])
 
 
-def mig_from_codes(codes: np.ndarray, classes: np.ndarray, bins: int = 20) -> dict[str, float]:
-    """MIG of given codes ``[N, d]`` and factor classes ``[N, K]`` (at least two code dimensions)."""
+def mig_from_codes(
+    codes: np.ndarray, classes: np.ndarray, bins: int = 20, names: Sequence[str] | None = None
+) -> dict[str, float]:
+    """MIG of given codes ``[N, d]`` and factor classes ``[N, K]`` (at least two code dimensions), and each factor's
+    gap as ``mig_NAME`` (``names``, default the factor's index)."""
     if codes.shape[1] < 2:
-        raise ValueError(f"MIG needs at least two code dimensions; got {codes.shape[1]}")
+        raise ConfigError(f"MIG needs at least two code dimensions; got {codes.shape[1]}")
     mi = mutual_information(codes, classes, bins)
     top = np.sort(mi, axis=0)[::-1]
     gaps = (top[0] - top[1]) / factor_entropy(classes)
-    return {"mig": float(gaps.mean()), **{f"mig_{k}": float(g) for k, g in enumerate(gaps)}}
+    names = names or [str(k) for k in range(len(gaps))]
+    return {"mig": float(gaps.mean()), **{f"mig_{name}": float(g) for name, g in zip(names, gaps, strict=True)}}
 
 
 def mig(
@@ -200,8 +206,7 @@ def mig(
 ) -> dict[str, float]:
     """The mutual information gap (Chen et al. 2018), per factor and averaged."""
     codes, classes = factor_codes(data, represent, num_train, rng)
-    out = mig_from_codes(codes, classes, bins)
-    return {("mig_" + data.factor_names[int(k[4:])] if k != "mig" else k): v for k, v in out.items()}
+    return mig_from_codes(codes, classes, bins, data.factor_names)
 
 
 # ------------------------------------------------------------------------------------------------------- DCI
@@ -288,9 +293,9 @@ def disentanglement(
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise ValueError(f"unknown disentanglement metric(s) {unknown}; known: {', '.join(METRICS)}")
+        raise ConfigError(f"unknown disentanglement metric(s) {unknown}; known: {', '.join(METRICS)}")
     if num_train < 2 or num_eval < 1:
-        raise ValueError(f"num_train must be >= 2 and num_eval >= 1; got {num_train} and {num_eval}")
+        raise ConfigError(f"num_train must be >= 2 and num_eval >= 1; got {num_train} and {num_eval}")
     out: dict[str, dict[str, float]] = {}
     for i, name in enumerate(METRICS):
         if name in metrics:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aevb.config import ModelConfig, TrainConfig
+from aevb.config import ModelConfig
 from aevb.data import TensorData
 from aevb.io import load_model
 from aevb.metrics.classifier import classifier_for
@@ -39,6 +39,7 @@ from aevb.reproduce.common import (
     load_split,
     machine,
     markdown_table,
+    quiet_train,
     train_run,
     write_csv,
 )
@@ -92,17 +93,8 @@ def run(opts: Options, out: Path) -> Path:
     for key, _, model_name, objective in MODELS:
         opts.log(f"ae-vs-vae {key}: {epochs} epochs on {len(train)} points")
         model_cfg = ModelConfig(model=model_name, latent_dim=2, hidden=HIDDEN, activation="relu")
-        train_cfg = TrainConfig(
-            dataset=opts.mnist,
-            data_dir=opts.data_dir,
-            epochs=epochs,
-            objective=objective,
-            seed=opts.seed,
-            device=opts.device,
-            progress=False,
-            checkpoint_every=0,
-            picture_epochs=[],
-            terms_points=0 if objective == "kl" else 1000,
+        train_cfg = quiet_train(
+            opts, opts.mnist, epochs, objective=objective, terms_points=0 if objective == "kl" else 1000
         )
         runs[key] = train_run(key, model_cfg, train_cfg, train, test, out, opts)
     models = {key: load_model(res.run_dir) for key, res in runs.items()}

@@ -19,16 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from aevb.config import ModelConfig, TrainConfig
+from aevb.config import ModelConfig
 from aevb.evaluation import evaluate
 from aevb.io import load_model
 from aevb.plots.heatmap import save_heatmap
 from aevb.plots.traversal import latent_traversal, save_traversal
-from aevb.reproduce.common import Options, load_pair, markdown_table, train_run, write_csv
+from aevb.reproduce.common import Options, load_pair, markdown_table, quiet_train, train_run, write_csv
 from aevb.runs.disentangle import disentanglement_run
 
 DEFAULT_BETAS = (1.0, 4.0, 16.0)
 DEFAULT_STEPS = 3_000
+BATCH = 64
 HIDDEN = [1200, 1200]
 LATENTS = 10
 OFF_NATS = 0.05
@@ -47,8 +48,7 @@ COLUMNS = (
 )
 
 
-def _row(beta: float, seed: int, run_dir: Path, seconds: float, opts: Options, test: Any) -> dict[str, Any]:
-    model = load_model(run_dir).eval()
+def _row(beta: float, seed: int, model: Any, run_dir: Path, seconds: float, opts: Options, test: Any) -> dict[str, Any]:
     ev = evaluate(model, test.x, seed=seed)
     scores = disentanglement_run(
         run_dir, num_train=opts.metric_points, num_eval=max(opts.metric_points // 2, 1), seed=seed
@@ -77,12 +77,12 @@ def _row(beta: float, seed: int, run_dir: Path, seconds: float, opts: Options, t
     }
 
 
-def _pictures(beta: float, row: dict[str, Any], run_dir: Path, test: Any, out: Path) -> None:
-    model = load_model(run_dir).eval()
+def _pictures(beta: float, row: dict[str, Any], model: Any, test: Any, out: Path) -> None:
     kl = row["kl_per_dim"]
     order = sorted(range(len(kl)), key=lambda j: -kl[j])
     labels = [f"z{j} KL {kl[j]:.2f}" if kl[j] > OFF_NATS else f"z{j} off" for j in order]
-    x = test.x[test.spread_indices(7)[3] : test.spread_indices(7)[3] + 1]
+    shown = int(test.spread_indices(7)[3])  # a sprite from the middle of the test split
+    x = test.x[shown : shown + 1]
     images = latent_traversal(model, x, span=2.5, steps=9, order=order)
     save_traversal(images, model.event_shape, out / f"traversal_beta{beta:g}.png", row_labels=labels)
     mi = np.array(row["mutual_information"])
@@ -105,32 +105,29 @@ def run(opts: Options, out: Path) -> Path:
         for seed in range(opts.seed, opts.seed + opts.seeds):
             name = f"beta{beta:g}_seed{seed}"
             model_cfg = ModelConfig(latent_dim=LATENTS, hidden=HIDDEN, activation="relu")
-            train_cfg = TrainConfig(
-                dataset=opts.dsprites,
-                data_dir=opts.data_dir,
-                epochs=max(1, -(-steps * 64 // len(train))),
+            train_cfg = quiet_train(
+                opts,
+                opts.dsprites,
+                max(1, -(-steps * BATCH // len(train))),  # enough epochs; the step budget ends the run
+                seed=seed,
                 steps=steps,
-                batch_size=64,
+                batch_size=BATCH,
                 beta=beta,
                 lr=1e-3,
-                seed=seed,
-                device=opts.device,
                 precision=opts.precision,
-                progress=False,
                 eval_every=0,
-                checkpoint_every=0,
-                picture_epochs=[],
                 terms_points=0,
             )
             start = time.perf_counter()
             result = train_run(name, model_cfg, train_cfg, train, test, out, opts)
-            row = _row(beta, seed, result.run_dir, result.seconds, opts, test)
+            model = load_model(result.run_dir).eval()
+            row = _row(beta, seed, model, result.run_dir, result.seconds, opts, test)
             opts.log(
                 f"  {name}: ELBO {row['elbo']:.2f}, MIG {row['mig']:.3f}, BetaVAE {row['beta_vae']:.3f} "
                 f"({time.perf_counter() - start:.0f} s with the metrics)"
             )
             if seed == opts.seed:
-                _pictures(beta, row, result.run_dir, test, out)
+                _pictures(beta, row, model, test, out)
             rows.append(row)
     skip = ("kl_per_dim", "mutual_information", "factor_names", "mi_points")
     flat = [{k: v for k, v in r.items() if k not in skip} for r in rows]

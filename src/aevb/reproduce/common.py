@@ -113,26 +113,28 @@ def paper_model(latent_dim: int, hidden: int, likelihood: str = "bernoulli") -> 
     return ModelConfig(latent_dim=latent_dim, hidden=[hidden], activation="tanh", likelihood=likelihood, init_std=0.01)
 
 
-def paper_train(opts: Options, dataset: str, epochs: int, method: str = "aevb", **overrides: Any) -> TrainConfig:
-    """Adagrad, M = 100, L = 1, the N(0, I) parameter prior; evaluation on the test split every epoch."""
-    fields: dict[str, Any] = dict(
+def quiet_train(opts: Options, dataset: str, epochs: int, **fields: Any) -> TrainConfig:
+    """A training config for an experiment's run: ``--data-dir``, ``--seed`` and ``--device`` from the options, no
+    progress bar, checkpoint and per-epoch pictures (the experiment draws its own); ``fields`` add or override."""
+    base: dict[str, Any] = dict(
         dataset=dataset,
         data_dir=opts.data_dir,
         epochs=epochs,
-        batch_size=PAPER_BATCH,
-        samples=1,
-        optimizer="adagrad",
-        lr=PAPER_LR,
-        param_prior=True,
         seed=opts.seed,
         device=opts.device,
         progress=False,
         checkpoint_every=0,
         picture_epochs=[],
-        terms_points=0,
     )
-    fields.update(overrides)
-    config = TrainConfig(**fields)
+    return TrainConfig(**{**base, **fields})
+
+
+def paper_train(opts: Options, dataset: str, epochs: int, method: str = "aevb", **overrides: Any) -> TrainConfig:
+    """Adagrad, M = 100, L = 1, the N(0, I) parameter prior; evaluation on the test split every epoch."""
+    fields: dict[str, Any] = dict(
+        batch_size=PAPER_BATCH, samples=1, optimizer="adagrad", lr=PAPER_LR, param_prior=True, terms_points=0
+    )
+    config = quiet_train(opts, dataset, epochs, **{**fields, **overrides})
     if method != "aevb":
         set_method(config, method)
     return config
