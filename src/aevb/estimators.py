@@ -9,7 +9,7 @@ Notation (Kingma & Welling 2014): log w_s = log p_θ(x, z_s) − log q_φ(z_s|x)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
@@ -17,19 +17,51 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from aevb.errors import ConfigError
 
 
-@dataclass
 class Terms:
     """Log densities of S posterior samples for each of B datapoints (all ``[S, B]`` fp32).
 
     ``posterior``/``prior`` are kept so that estimator B can ask for the analytic KL; models whose KL has no
     closed form (several stochastic layers, learned priors without one) leave them ``None``.
+
+    ``log_prior`` and ``log_posterior`` may be given as tensors or as zero-argument functions that compute them; a
+    function runs when an estimator first reads the value (:meth:`of_samples`). Estimator B reads neither, so a
+    training step on it does not compute two densities it would throw away.
     """
 
-    log_likelihood: torch.Tensor  # log p_θ(x | z_s)
-    log_prior: torch.Tensor  # log p_θ(z_s)  (summed over stochastic layers)
-    log_posterior: torch.Tensor  # log q_φ(z_s | x)
-    posterior: Distribution | None = None
-    prior: Distribution | None = None
+    def __init__(
+        self,
+        log_likelihood: torch.Tensor,
+        log_prior: torch.Tensor | Callable[[], torch.Tensor],
+        log_posterior: torch.Tensor | Callable[[], torch.Tensor],
+        posterior: Distribution | None = None,
+        prior: Distribution | None = None,
+    ) -> None:
+        self.log_likelihood = log_likelihood  # log p_θ(x | z_s)
+        self._log_prior = log_prior  # log p_θ(z_s)  (summed over stochastic layers)
+        self._log_posterior = log_posterior  # log q_φ(z_s | x)
+        self.posterior = posterior
+        self.prior = prior
+
+    @classmethod
+    def of_samples(
+        cls, log_likelihood: torch.Tensor, z: torch.Tensor, posterior: Distribution, prior: Distribution
+    ) -> Terms:
+        """The terms of samples ``z`` of ``posterior`` under ``prior``, their log densities computed on first use."""
+        return cls(log_likelihood, lambda: prior.log_prob(z), lambda: posterior.log_prob(z), posterior, prior)
+
+    @property
+    def log_prior(self) -> torch.Tensor:
+        """log p_θ(z_s), ``[S, B]``."""
+        if callable(self._log_prior):
+            self._log_prior = self._log_prior()
+        return self._log_prior
+
+    @property
+    def log_posterior(self) -> torch.Tensor:
+        """log q_φ(z_s | x), ``[S, B]``."""
+        if callable(self._log_posterior):
+            self._log_posterior = self._log_posterior()
+        return self._log_posterior
 
     @property
     def log_weight(self) -> torch.Tensor:
@@ -90,7 +122,7 @@ def sgvb_b(terms: Terms, beta: float = 1.0, free_bits: float = 0.0) -> torch.Ten
     ``free_bits`` λ > 0 replaces the KL by its free-bits form :func:`free_bits_kl` (then it is no longer a bound).
     """
     kl = free_bits_kl(terms.kl_per_dim(), free_bits) if free_bits > 0 else terms.kl()
-    return terms.log_likelihood.mean(0) - beta * kl
+    return terms.log_likelihood.mean(0) - (kl if beta == 1.0 else beta * kl)
 
 
 def elbo(terms: Terms, estimator: str = "B", beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Independent, MultivariateNormal
 
+from aevb.kl import StandardNormal
 from aevb.nets import MLPNet
 from aevb.posteriors import DiagonalGaussian
 
@@ -21,7 +22,7 @@ class StandardNormalPrior(nn.Module):
         self.register_buffer("scale", torch.ones(latent_dim), persistent=False)
 
     def forward(self, context: torch.Tensor | None = None) -> Independent:
-        return Independent(Normal(self.loc, self.scale, validate_args=False), 1)
+        return Independent(StandardNormal(self.loc, self.scale, validate_args=False), 1)
 
 
 class ConditionalGaussianPrior(nn.Module):

@@ -88,7 +88,7 @@ class VAE(nn.Module):
         z = q.rsample((num_samples,))  # z = μ + σ ⊙ ε
         p_z = self.prior_distribution(context)
         log_px_z = self.decode(z, context).log_prob(x)
-        return Terms(log_px_z, p_z.log_prob(z), q.log_prob(z), posterior=q, prior=p_z)
+        return Terms.of_samples(log_px_z, z, q, p_z)
 
     def elbo(
         self, x: torch.Tensor, num_samples: int = 1, estimator: str = "B", context: torch.Tensor | None = None
