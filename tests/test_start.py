@@ -1,4 +1,5 @@
-"""A fast start: ``import aevb`` and ``aevb --help`` load no torch, and the names the help lists are the registries'."""
+"""A fast start: ``import aevb``, ``aevb --help`` and ``aevb datasets`` load no torch, and the names the help lists
+are the registries'."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def _modules_after(code: str) -> set[str]:
     return set(out.split())
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"], ["--version"]])
+LIGHT_COMMANDS = [["--help"], ["train", "--help"], ["evaluate", "--help"], ["--version"], ["datasets", "--json"]]
+
+
+@pytest.mark.parametrize("argv", LIGHT_COMMANDS)
 def test_help_imports_no_torch(argv):
     code = f"from aevb.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     loaded = _modules_after(code)

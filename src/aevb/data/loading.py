@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
@@ -19,37 +19,19 @@ from aevb.data.catalog import DATASETS
 from aevb.data.download import download as download_file
 from aevb.data.download import sha256_file
 from aevb.data.dsprites import DSprites
-from aevb.data.specs import DatasetSpec, FileSpec
+from aevb.data.listing import ENV_DATA_DIR, data_root
+from aevb.data.specs import Arrays, DatasetSpec, FileSpec
 from aevb.data.splits import split_indices
 from aevb.data.tensors import TensorData
 from aevb.data.user import USER_SUFFIXES, load_array
 from aevb.errors import DataError
 
-ENV_DATA_DIR = "AEVB_DATA_DIR"
 ENV_MIRROR = "AEVB_DATA_MIRROR"
-DEFAULT_DATA_DIR = "~/.cache/aevb"
 SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train", "eval": "test"}
 USER_TEST_FRACTION = 10
 """User data: split ``test`` is the last N // 10 examples of a seeded permutation, ``train`` the rest."""
 
 _verified: set[tuple[str, int, int]] = set()
-
-
-class DatasetInfo(NamedTuple):
-    """One row of :func:`list_datasets`."""
-
-    name: str
-    description: str
-    location: str
-    present: bool
-
-
-def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The data root: ``data_dir``, else ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``."""
-    if data_dir is not None and os.fspath(data_dir) != "":
-        return Path(data_dir).expanduser()
-    env = os.environ.get(ENV_DATA_DIR, "")
-    return Path(env or DEFAULT_DATA_DIR).expanduser()
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -217,13 +199,19 @@ def load_dataset(
     if spec.package_file is not None:
         spec.package_file()  # raises a DataError telling how to install the package
     paths = _paths(spec, key, data_root(data_dir), download=download, verify=verify, timeout=timeout)
-    data = spec.loader(paths, key)
+    data = _tensor_data(spec.loader(paths, key))
     if len(data) != split_spec.size:
         raise DataError(
             f"dataset {spec.name!r} split {key!r} should have {split_spec.size} examples but its files hold "
             f"{len(data)}; a file is from another version or corrupted: {', '.join(map(str, paths.values()))}"
         )
     return data
+
+
+def _tensor_data(arrays: Arrays) -> TensorData:
+    """A loader's NumPy arrays as tensors sharing their memory."""
+    y = None if arrays.y is None else torch.from_numpy(arrays.y)
+    return TensorData(torch.from_numpy(arrays.x), y, arrays.name, arrays.dynamic_binarize)
 
 
 def _paths(spec: DatasetSpec, split: str, root: Path, **how: Any) -> dict[str, Path]:
@@ -240,26 +228,3 @@ def load_ground_truth(name: str, data_dir: str | os.PathLike[str] | None = None,
         known = ", ".join(n for n, s in DATASETS.items() if s.ground_truth is not None)
         raise DataError(f"dataset {str(name)!r} has no known generative factors; datasets with factors: {known}")
     return spec.ground_truth(_paths(spec, "all", data_root(data_dir), download=download, verify=True, timeout=30.0))
-
-
-def list_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[DatasetInfo]:
-    """One row per named dataset: name, description, where its files are (or would go), and whether present.
-
-    Presence is a cheap check (the files exist); it neither reads nor verifies them.
-    """
-    root = data_root(data_dir)
-    rows = []
-    for spec in DATASETS.values():
-        if spec.package_file is not None:
-            try:
-                location, present = str(spec.package_file()), True
-            except DataError:
-                location, present = f"python package {spec.package!r} (not installed)", False
-        elif spec.generate is not None:
-            location, present = str(root / spec.subfolder), True  # rendered on first use
-        else:
-            folder = root / spec.subfolder if spec.subfolder else root
-            present = all(any((folder / c.filename).is_file() for c in f.candidates()) for f in spec.files())
-            location = str(folder)
-        rows.append(DatasetInfo(spec.name, spec.description, location, present))
-    return rows

@@ -1,4 +1,8 @@
-"""Descriptions of named datasets: which files they need, where to fetch them, how to check and load them."""
+"""Descriptions of named datasets: which files they need, where to fetch them, how to check and load them.
+
+Nothing here imports torch: a loader returns NumPy :class:`Arrays`, which :func:`aevb.data.load_dataset` turns into
+a :class:`~aevb.data.TensorData`, so that listing the datasets (``aevb datasets``) starts at once.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from aevb.data.dsprites import DSprites
-from aevb.data.tensors import TensorData
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """One split as a loader reads it: ``x`` float32 ``[N, *event_shape]``, ``y`` int64 ``[N]`` or ``None``, and the
+    fields :class:`~aevb.data.TensorData` takes with them."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    name: str
+    dynamic_binarize: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,8 +61,8 @@ class SplitSpec:
     files: Mapping[str, FileSpec] = field(default_factory=dict)
 
 
-Loader = Callable[[Mapping[str, Path], str], TensorData]
-"""``loader(paths, split)``: build the split's :class:`TensorData` from its files (role -> local path)."""
+Loader = Callable[[Mapping[str, Path], str], Arrays]
+"""``loader(paths, split)``: read the split's :class:`Arrays` from its files (role -> local path)."""
 
 
 @dataclass(frozen=True)
