@@ -118,3 +118,36 @@ def test_posterior_sample_is_mu_plus_sigma_eps():
     eps = torch.randn(1, 2)
     torch.testing.assert_close(z, mu + torch.tensor([[1.0, 2.0]]) * eps)
     assert isinstance(q, Independent) and isinstance(q.base_dist, Normal)
+
+
+def test_standard_normal_prior_density_and_kl_equal_the_general_normal_formulas():
+    torch.manual_seed(4)
+    prior, general = StandardNormalPrior(3)(), Independent(Normal(torch.zeros(3), torch.ones(3)), 1)
+    z = torch.randn(7, 5, 3) * 3
+    torch.testing.assert_close(prior.log_prob(z), general.log_prob(z))
+    torch.testing.assert_close(prior.log_prob(z[0, 0]), torch.tensor(scipy.stats.norm.logpdf(z[0, 0]).sum().item()))
+    q = _gaussian(torch.randn(5, 3), torch.randn(5, 3))
+    kl = torch.distributions.kl_divergence(q, prior)
+    assert kl.shape == (5,)
+    torch.testing.assert_close(kl, torch.distributions.kl_divergence(q, general))
+
+
+def test_estimator_b_reads_no_sample_density_and_a_reads_both():
+    torch.manual_seed(5)
+    q, p = _gaussian(torch.randn(4, 2), torch.randn(4, 2)), StandardNormalPrior(2)()
+    z, log_lik = q.rsample((1,)), torch.randn(1, 4)
+    read = []
+
+    def density(name, dist):
+        return lambda: read.append(name) or dist.log_prob(z)
+
+    terms = Terms(log_lik, density("prior", p), density("posterior", q), posterior=q, prior=p)
+    sgvb_b(terms)
+    assert read == []
+    a = sgvb_a(terms)
+    assert sorted(read) == ["posterior", "prior"]
+    torch.testing.assert_close(a, (log_lik + p.log_prob(z) - q.log_prob(z)).mean(0))
+    sgvb_a(terms)
+    assert len(read) == 2  # computed once, then kept
+    lazy = Terms.of_samples(log_lik, z, q, p)
+    torch.testing.assert_close(lazy.log_weight, terms.log_weight)
