@@ -170,3 +170,39 @@ def test_the_objective_estimates_j_alpha_per_datapoint():
     labelled = (model.labelled_bound(xl, cl) + 4.0 * model.classify(xl).log_prob(cl.argmax(-1))).mean()
     expected = (30 / 40) * unlabelled + (10 / 40) * labelled
     torch.testing.assert_close(value, expected)
+
+
+def test_m1_plus_m2_can_train_on_fresh_draws_of_the_m1_posterior(tmp_path):
+    from aevb.runs import load
+    from aevb.runs.rundir import load_data
+
+    data = toy_binary(200)
+    np.savez(tmp_path / "toy.npz", x=data.x.numpy(), y=data.y.numpy())
+    common = ["--dataset", str(tmp_path / "toy.npz"), "--epochs", "1", "--progress", "false", "--batch-size", "32"]
+    assert main(["train", *common, "--latent-dim", "5", "--hidden", "16", "--out", str(tmp_path / "m1")]) == 0
+    with pytest.raises(ConfigError, match="give features too"):
+        TrainConfig(features_sample=True)
+    cfg = TrainConfig(dataset=str(tmp_path / "toy.npz"), features=str(tmp_path / "m1"), features_sample=True)
+    features = load_data(cfg, "train")
+    with torch.no_grad():
+        q = load(tmp_path / "m1").encode(load_data(TrainConfig(dataset=cfg.dataset), "train").x)
+    torch.testing.assert_close(features.x, q.mean)
+    torch.testing.assert_close(features.x_scale, q.stddev)
+    rows = torch.arange(3)
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.stack([features.transform_batch(features.x[rows], gen, features.x_scale[rows]) for _ in range(4000)])
+    torch.testing.assert_close(draws.mean(0), features.x[rows], atol=0.1, rtol=0)
+    torch.testing.assert_close(draws.std(0) / features.x_scale[rows], torch.ones(3, 5), atol=0.06, rtol=0)
+    # the draws come from the data RNG that checkpoints keep: an interrupted M1+M2 run resumes exactly
+    m2 = ["train", *common, "--features", str(tmp_path / "m1"), "--features-sample", "true", "--model", "m2"]
+    m2 += ["--objective", "m2", "--num-classes", "4", "--likelihood", "gaussian", "--latent-dim", "2", "--hidden", "8"]
+    m2 += ["--labels-per-class", "5", "--eval-every", "0", "--checkpoint-steps", "3"]
+    assert main([*m2, "--out", str(tmp_path / "a")]) == 0
+    assert main([*m2, "--out", str(tmp_path / "a"), "--epochs", "2", "--resume"]) == 0
+    assert main([*[a if a != "1" else "2" for a in m2], "--out", str(tmp_path / "b")]) == 0
+    a, b = (torch.load(tmp_path / d / "checkpoints" / "last.pt", weights_only=True)["model"] for d in ("a", "b"))
+    assert all(torch.equal(v, a[k]) for k, v in b.items())
+    means = ["train", *common, "--features", str(tmp_path / "m1"), *m2[m2.index("--model") :]]
+    assert main([*means, "--epochs", "2", "--out", str(tmp_path / "c")]) == 0
+    c = torch.load(tmp_path / "c" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert not all(torch.equal(v, c[k]) for k, v in b.items())  # draws, not means, reached the model

@@ -154,6 +154,9 @@ class TrainConfig:
     labels_per_class: int = _f(0, "data", "m2: keep this many training labels per class (seeded), hide the rest")
     labeled: int = _f(0, "data", "m2: keep this many training labels chosen at random (seeded), hide the rest")
     features: str = _f("", "data", "M1+M2: train on the posterior means of this run's encoder (a run directory)")
+    features_sample: bool = _f(
+        False, "data", "M1+M2: train on a fresh draw of q(z|x) of --features per minibatch (the paper), not the means"
+    )
     epochs: int = _f(10, "optimizer", "passes over the training set")
     batch_size: int = _f(100, "optimizer", "minibatch size (the paper's M)")
     steps: int = _f(0, "optimizer", "stop after this many optimizer steps, mid-epoch if need be (0: --epochs decides)")
@@ -213,6 +216,8 @@ class TrainConfig:
             _positive(name, getattr(self, name), allow_zero=True)
         if self.labels_per_class and self.labeled:
             raise ConfigError("give labels_per_class or labeled, not both")
+        if self.features_sample and not self.features:
+            raise ConfigError("features_sample draws from the encoder of the --features run: give features too")
         if self.compile and self.warmup_steps:
             raise ConfigError(
                 "compile = true cannot be combined with warmup_steps > 0: β changes every step, which would recompile "

@@ -25,12 +25,16 @@ class TensorData:
         name: what the data is called in messages (a dataset name or a file path).
         dynamic_binarize: when true, :meth:`transform_batch` draws a fresh Bernoulli sample of every batch
             (dynamically binarized MNIST); otherwise batches pass through unchanged.
+        x_scale: optional standard deviations, the shape of ``x``: each example is then a Gaussian N(x, diag
+            x_scale²) and :meth:`transform_batch` draws from it afresh for every batch (M1+M2 trains on draws of
+            M1's q(z|x), Kingma et al. 2014, §3.2).
     """
 
     x: torch.Tensor
     y: torch.Tensor | None = None
     name: str = "data"
     dynamic_binarize: bool = False
+    x_scale: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.x, torch.Tensor):
@@ -47,6 +51,14 @@ class TensorData:
             )
         if self.x.dtype != torch.float32:
             self.x = self.x.to(torch.float32)
+        if self.x_scale is not None:
+            scale = self.x_scale
+            if not isinstance(scale, torch.Tensor) or scale.shape != self.x.shape or self.dynamic_binarize:
+                raise DataError(
+                    f"{self.name}: x_scale must be a tensor of x's shape {tuple(self.x.shape)}, and the data cannot "
+                    "also be dynamically binarized"
+                )
+            self.x_scale = scale.to(torch.float32)
         if self.y is not None:
             if not isinstance(self.y, torch.Tensor) or self.y.is_floating_point() or self.y.is_complex():
                 raise DataError(f"{self.name}: labels y must be an integer tensor of shape [N]")
@@ -109,16 +121,22 @@ class TensorData:
                         f"got values in [{int(indices.min())}, {int(indices.max())}]"
                     )
         y = None if self.y is None else self.y[indices]
-        return TensorData(self.x[indices], y, self.name, self.dynamic_binarize)
+        scale = None if self.x_scale is None else self.x_scale[indices]
+        return TensorData(self.x[indices], y, self.name, self.dynamic_binarize, scale)
 
     def flat(self) -> torch.Tensor:
         """``x`` as ``[N, D]`` (a view when ``x`` is contiguous)."""
         return self.x.reshape(len(self), -1)
 
-    def transform_batch(self, xb: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """What the trainer feeds the model for batch ``xb``: a Bernoulli draw when dynamically binarized."""
+    def transform_batch(
+        self, xb: torch.Tensor, generator: torch.Generator | None = None, scale: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """What the trainer feeds the model for batch ``xb``: a Bernoulli draw when dynamically binarized; a draw
+        xb + scale ⊙ ε, ε ~ N(0, I), when the data carry ``x_scale`` (``scale``: the batch's rows of it)."""
         if self.dynamic_binarize:
             return torch.bernoulli(xb, generator=generator)
+        if scale is not None:
+            return torch.randn(xb.shape, generator=generator, device=xb.device).mul_(scale).add_(xb)
         return xb
 
 

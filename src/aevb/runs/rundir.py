@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.distributions import Independent, Normal
 
 from aevb.config import Config, TrainConfig, load_config
 from aevb.data import TensorData, load_dataset
@@ -37,12 +38,23 @@ def load(run_dir: str | Path, device: str = "cpu") -> nn.Module:
 
 def load_data(train: TrainConfig, split: str) -> TensorData:
     """Split ``split`` of the dataset a run's ``[train]`` section names; with ``features`` set (M1+M2), the posterior
-    means of that run's encoder for it, ``[N, latent_dim]``, labels kept."""
+    means of that run's encoder for it, ``[N, latent_dim]``, labels kept, and with ``features_sample`` also the
+    posterior standard deviations, from which training draws z ~ q(z|x) afresh for every minibatch."""
     data = load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
     if not train.features:
         return data
     m1 = load(train.features)
-    return TensorData(encode_mean(m1, data.x), data.y, f"{data.name} as features of {train.features}")
+    name = f"{data.name} as features of {train.features}"
+    if not train.features_sample:
+        return TensorData(encode_mean(m1, data.x), data.y, name)
+    with torch.no_grad():
+        q = m1.encode(data.x)
+    if not (isinstance(q, Independent) and isinstance(q.base_dist, Normal)):
+        raise ConfigError(
+            f"features_sample draws each latent independently: the --features run needs a diagonal-Gaussian "
+            f"posterior, not {type(q).__name__}; use the means (features_sample = false)"
+        )
+    return TensorData(q.mean.float(), data.y, name, x_scale=q.stddev.float())
 
 
 def run_config(run_dir: str | Path) -> Config:

@@ -102,6 +102,7 @@ class Trainer:
         )
         self.dist.attach(self.model, self.optimizer)
         self.x = train.x.to(self.device)
+        self.x_scale = None if train.x_scale is None else train.x_scale.to(self.device)
         labels = train.y
         if config.labels_per_class or config.labeled:  # semi-supervised: the other labels never reach the model
             labels = hide_labels(train.y, config.labels_per_class, config.labeled, config.seed, train.name)
@@ -281,7 +282,8 @@ class Trainer:
         )
         while self.batch_index < n_batches and not self.stop_requested and not self._budget_spent():
             idx = perm[self.batch_index * cfg.batch_size : (self.batch_index + 1) * cfg.batch_size]
-            xb = self.train_data.transform_batch(self.x[idx], self.data_gen)
+            scale = None if self.x_scale is None else self.x_scale[idx]
+            xb = self.train_data.transform_batch(self.x[idx], self.data_gen, scale)
             cb = None if self.context is None else self.context[idx]
             rows, xb, cb = self.dist.shard(idx, xb, cb)  # this rank's slice (all of it in one process)
             self.batch_rows = rows
