@@ -146,6 +146,18 @@ def test_m1_plus_m2_trains_m2_on_the_posterior_means_of_an_m1_run(tmp_path, caps
     assert main(["evaluate", str(tmp_path / "m2"), "--nll-samples", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["data_dim"] == 5 and 0.0 <= out["classification_error"] <= 1.0  # M2 read M1's 5-d means
+    # generated data of the stacked model are pixels: M2's z1 decoded by M1's p(x|z1)
+    assert main(["augment", str(tmp_path / "m2"), "--per-class", "3", "--out", str(tmp_path / "aug.npz")]) == 0
+    assert "through the decoder of" in capsys.readouterr().out
+    aug = np.load(tmp_path / "aug.npz")
+    assert aug["x"].shape == (12, *data.x.shape[1:]) and list(aug["y"]) == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    from aevb.runs import load
+
+    m1, m2 = load(tmp_path / "m1"), load(tmp_path / "m2")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        expected = m1.decode(m2.sample(12, m2.make_context(torch.from_numpy(aug["y"])))).mean
+    np.testing.assert_allclose(aug["x"], expected.numpy(), atol=1e-6)
 
 
 def test_the_objective_estimates_j_alpha_per_datapoint():

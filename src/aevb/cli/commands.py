@@ -240,8 +240,9 @@ def cmd_disentanglement(args: argparse.Namespace) -> int:
 
 def cmd_augment(args: argparse.Namespace) -> int:
     info = augment_run(args.run, args.per_class, args.out, mean=args.mean, seed=args.seed)
+    through = f", through the decoder of {info['decoded_by']}" if "decoded_by" in info else ""
     print(f"wrote {info['out']}: {info['n']} samples ({args.per_class} of each of {info['classes']} classes; "
-          f"pixels: decoder {info['pixels']}s)")  # fmt: skip
+          f"pixels: decoder {info['pixels']}s{through})")  # fmt: skip
     return 0
 
 

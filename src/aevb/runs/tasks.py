@@ -29,7 +29,7 @@ from aevb.models.protocols import ConditionalModel, GenerativeModel
 from aevb.plots.grids import recon_grid
 from aevb.plots.png import save_grid, shows_as_images, to_images
 from aevb.plots.traversal import latent_traversal, save_traversal
-from aevb.runs.rundir import Run, load, load_data
+from aevb.runs.rundir import Run, load, load_data, run_config
 from aevb.training.checkpoint import claim_run_dir
 from aevb.training.components import check_names
 from aevb.training.distributed import env_world
@@ -187,6 +187,9 @@ def augment_run(
 
     ``mean``: pixels are decoder means E_p(x|z,c)[x] (smooth); otherwise draws from p(x|z,c) (for a Bernoulli
     decoder, binary like the data). Every z is drawn from the model's prior p(z|c) with generator seed ``seed``.
+    An M1+M2 run (trained on the latents of the ``features`` run) generates M1 latents z₁ ~ p(z₁|y, z₂); they are
+    decoded to pixels by the M1 run's p(x|z₁), as Kingma et al. (2014) generate from the stacked model (``mean``
+    applies to both decoders).
     """
     if per_class < 1:
         raise ConfigError(f"--per-class must be >= 1, got {per_class}")
@@ -198,17 +201,28 @@ def augment_run(
             f"aevb augment needs a conditional model (--model cvae) to draw labelled samples; this run's model is "
             f"{model.config.model!r}"
         )
+    features = run_config(run_dir).train.features
+    m1 = load(features) if features else None
     y = torch.arange(model.num_classes).repeat_interleave(per_class)
     torch.manual_seed(seed)
+
+    def draw(labels: torch.Tensor) -> torch.Tensor:
+        x = model.sample(len(labels), model.make_context(labels), mean=mean)
+        if m1 is None:
+            return x
+        p_x = m1.decode(x)  # M1+M2: x above is z₁, M1's latent
+        return p_x.mean if mean else p_x.sample()
+
     with torch.no_grad():
-        x = torch.cat([model.sample(len(part), model.make_context(part), mean=mean) for part in y.split(1000)])
+        x = torch.cat([draw(part) for part in y.split(1000)])
 
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz" to the temporary name
             np.savez(fh, x=x.float().cpu().numpy(), y=y.numpy())
 
     write_atomic(out, save)
-    return {"out": str(out), "n": len(y), "classes": model.num_classes, "pixels": "mean" if mean else "sample"}
+    result = {"out": str(out), "n": len(y), "classes": model.num_classes, "pixels": "mean" if mean else "sample"}
+    return result | ({"decoded_by": features} if features else {})
 
 
 def reconstruct_run(
