@@ -35,7 +35,8 @@ def balanced_subset(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.
     return np.sort(np.concatenate(picks))
 
 
-def _classifier(name: str) -> Callable[[], object]:
+def probe_classifier(name: str) -> Callable[[], object]:
+    """A maker of the unfitted scikit-learn classifier called ``name`` (``logistic`` or ``knn``, as above)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
@@ -70,7 +71,7 @@ def probe_errors(
         subsets = [balanced_subset(train_labels, count, np.random.default_rng([seed, count])) for seed in range(seeds)]
         for name, (train, test) in features.items():
             for clf in classifiers:
-                make = _classifier(clf)
+                make = probe_classifier(clf)
                 errors = []
                 for idx in subsets:
                     model = make().fit(train[idx], train_labels[idx])
