@@ -218,3 +218,18 @@ def test_m1_plus_m2_can_train_on_fresh_draws_of_the_m1_posterior(tmp_path):
     assert main([*means, "--epochs", "2", "--out", str(tmp_path / "c")]) == 0
     c = torch.load(tmp_path / "c" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert not all(torch.equal(v, c[k]) for k, v in b.items())  # draws, not means, reached the model
+
+
+def test_conditional_linear_is_the_linear_map_of_the_concatenation_broadcast_both_ways():
+    from aevb.nets import conditional_linear
+
+    torch.manual_seed(6)
+    layer = torch.nn.Linear(7 + 3, 5)
+    h, context = torch.randn(1, 4, 7), torch.randn(3, 4, 3)  # h shared by 3 contexts, as in M2's unlabelled bound
+    by_hand = layer(torch.cat([h.expand(3, 4, 7), context], -1))
+    torch.testing.assert_close(conditional_linear(layer, h, context, 3), by_hand)
+    samples = torch.randn(2, 4, 7)  # posterior samples [S, B] against a context [B]
+    by_hand = layer(torch.cat([samples, context[0].expand(2, 4, 3)], -1))
+    torch.testing.assert_close(conditional_linear(layer, samples, context[0], 3), by_hand)
+    with pytest.raises(ValueError, match="pass a context"):
+        conditional_linear(layer, h, None, 3)

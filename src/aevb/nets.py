@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from aevb.errors import ConfigError
@@ -72,6 +73,24 @@ def initialize_(model: nn.Module, init: str, init_std: float = 0.0) -> nn.Module
     return model
 
 
+def conditional_linear(
+    layer: nn.Linear, h: torch.Tensor, context: torch.Tensor | None, context_dim: int
+) -> torch.Tensor:
+    """``layer`` applied to the concatenation ``[h, context]`` without building it: h W_hᵀ + b + context W_cᵀ, the
+    two products broadcast against each other.
+
+    A context with batch dims of its own then costs h's product once: M2's unlabelled bound pairs every datapoint
+    with every label (h ``[1, B, ·]``, context ``[C, B, C]``) and the encoder's first layer, its largest, runs on
+    x once instead of C times. ``context_dim`` = 0: a plain ``layer(h)``.
+    """
+    if not context_dim:
+        return layer(h)
+    if context is None:
+        raise ValueError("this network is conditional: pass a context (e.g. one-hot labels)")
+    w_h, w_c = layer.weight.split([layer.in_features - context_dim, context_dim], dim=1)
+    return F.linear(h, w_h, layer.bias) + F.linear(context.to(h.dtype), w_c)
+
+
 class MLPNet(nn.Module):
     """Flattens the trailing ``in_shape`` dims of its input (and appends an optional context vector), then an MLP.
 
@@ -95,10 +114,7 @@ class MLPNet(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         x = x.flatten(start_dim=x.dim() - len(self.in_shape)) if self.in_shape else x.unsqueeze(-1)
-        if self.context_dim:
-            if context is None:
-                raise ValueError("this network is conditional: pass a context (e.g. one-hot labels)")
-            # The context has batch dims of its own; broadcast it over leading sample dims of x.
-            context = context.to(x.dtype).expand(*x.shape[:-1], context.shape[-1])
-            x = torch.cat([x, context], dim=-1)
-        return self.net(x)
+        if not self.context_dim:
+            return self.net(x)
+        # x and the context broadcast against each other's batch dims (posterior samples; M2's every-label pass).
+        return self.net[1:](conditional_linear(self.net[0], x, context, self.context_dim))

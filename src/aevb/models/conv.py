@@ -20,7 +20,7 @@ from torch import nn
 
 from aevb.errors import ConfigError
 from aevb.models.archs import ARCHS
-from aevb.nets import activation
+from aevb.nets import activation, conditional_linear
 
 
 def image_shape(event_shape: Sequence[int]) -> tuple[int, int, int]:
@@ -70,14 +70,6 @@ def up_stack(channels: Sequence[int], out_channels: int, act: str) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
-def _concat_context(h: torch.Tensor, context: torch.Tensor | None, context_dim: int) -> torch.Tensor:
-    if not context_dim:
-        return h
-    if context is None:
-        raise ValueError("this network is conditional: pass a context (e.g. one-hot labels)")
-    return torch.cat([h, context.to(h.dtype).expand(*h.shape[:-1], context.shape[-1])], dim=-1)
-
-
 class ConvEncoderNet(nn.Module):
     """``[..., C, H, W]`` → stride-2 convolutions → flatten (+ context) → linear → ``[..., out_dim]``."""
 
@@ -95,7 +87,7 @@ class ConvEncoderNet(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         lead = x.shape[:-3]  # leading batch/sample dims are folded into one for the convolutions, then restored
         feats = self.convs(x.reshape(-1, *x.shape[-3:])).flatten(1).reshape(*lead, -1)
-        return self.out(_concat_context(feats, context, self.context_dim))
+        return conditional_linear(self.out, feats, context, self.context_dim)
 
 
 class ConvDecoderNet(nn.Module):
@@ -126,7 +118,7 @@ class ConvDecoderNet(nn.Module):
         self.deconvs = up_stack(self.channels, self.out_channels, act)
 
     def forward(self, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.inp(_concat_context(z, context, self.context_dim))
+        h = self.inp[1](conditional_linear(self.inp[0], z, context, self.context_dim))
         lead = h.shape[:-1]
         h = h.reshape(-1, self.channels[0], self.h, self.w)
         return self.deconvs(h).flatten(1).reshape(*lead, -1)

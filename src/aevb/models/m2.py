@@ -66,9 +66,10 @@ class M2(CVAE):
     def unlabelled_bound(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
         """−U(x) per datapoint ``[B]`` (nats): Σ_y q(y|x)(−L(x, y)) + H(q(y|x)), all C labels in one pass."""
         b, c = x.shape[0], self.num_classes
-        every = x.repeat(c, *([1] * (x.dim() - 1)))  # [C·B, ...]: copy k holds every datapoint with label k
-        labels = torch.eye(c, device=x.device).repeat_interleave(b, dim=0)  # [C·B, C]
-        bound = self.labelled_bound(every, labels, num_samples).reshape(c, b).T  # [B, C]
+        # x [1, B, ...] against labels [C, B, C] (row k: label k for every datapoint): the networks broadcast one
+        # against the other, so x's share of the encoder runs once, not once per label (nets.conditional_linear).
+        labels = torch.eye(c, device=x.device).unsqueeze(1).expand(c, b, c)
+        bound = self.labelled_bound(x.unsqueeze(0), labels, num_samples).T  # [B, C]
         q = self.classify(x)
         return (q.probs * bound).sum(-1) + q.entropy()
 
