@@ -113,7 +113,7 @@ def sgvb_a(terms: Terms, beta: float = 1.0) -> torch.Tensor:
 
     β = 1 gives the ELBO; β ≠ 1 the β-VAE objective (Higgins et al. 2017) with the KL estimated by Monte Carlo.
     """
-    return (terms.log_likelihood + beta * (terms.log_prior - terms.log_posterior)).mean(0)
+    return _sample_mean(terms.log_likelihood + beta * (terms.log_prior - terms.log_posterior))
 
 
 def sgvb_b(terms: Terms, beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
@@ -122,7 +122,12 @@ def sgvb_b(terms: Terms, beta: float = 1.0, free_bits: float = 0.0) -> torch.Ten
     ``free_bits`` λ > 0 replaces the KL by its free-bits form :func:`free_bits_kl` (then it is no longer a bound).
     """
     kl = free_bits_kl(terms.kl_per_dim(), free_bits) if free_bits > 0 else terms.kl()
-    return terms.log_likelihood.mean(0) - (kl if beta == 1.0 else beta * kl)
+    return _sample_mean(terms.log_likelihood) - (kl if beta == 1.0 else beta * kl)
+
+
+def _sample_mean(t: torch.Tensor) -> torch.Tensor:
+    """(1/L) Σ_l over the leading sample dim; for L = 1 the one sample itself, as a view (no op to run or undo)."""
+    return t.squeeze(0) if t.shape[0] == 1 else t.mean(0)
 
 
 def elbo(terms: Terms, estimator: str = "B", beta: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
