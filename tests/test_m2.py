@@ -168,7 +168,8 @@ def test_the_objective_estimates_j_alpha_per_datapoint():
     data = toy_binary(40)
     y = data.y.clone()
     y[10:] = -1  # 10 labelled, 30 unlabelled
-    run = type("Run", (), {"model": model, "x": data.x, "context": model.make_context(y)})()
+    fields = {"model": model, "x": data.x, "x_scale": None, "train_data": data, "context": model.make_context(y)}
+    run = type("Run", (), fields)()
     objective = M2Objective(TrainConfig(objective="m2", m2_labelled_batch=4))
     objective.bind(run)
     assert objective.alpha == pytest.approx(0.1 * 40)
@@ -233,3 +234,37 @@ def test_conditional_linear_is_the_linear_map_of_the_concatenation_broadcast_bot
     torch.testing.assert_close(conditional_linear(layer, samples, context[0], 3), by_hand)
     with pytest.raises(ValueError, match="pass a context"):
         conditional_linear(layer, h, None, 3)
+
+
+def test_m2_draws_its_labelled_minibatch_too_when_the_examples_are_gaussians():
+    data = toy_binary(96)
+    gaussians = TensorData(data.x, data.y, "toy", x_scale=torch.full_like(data.x, 0.3))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(model="m2", latent_dim=3, hidden=[16], num_classes=4, likelihood="gaussian"), SHAPE)
+    config = TrainConfig(objective="m2", labels_per_class=5, epochs=1, batch_size=32, eval_every=0, progress=False)
+    trainer = Trainer(model, gaussians, config)
+    seen, labelled = [], trainer.objective._labelled
+    trainer.objective._labelled = lambda model, x, c: seen.append(x.detach().clone()) or labelled(model, x, c)
+    trainer.fit()
+    means = trainer.objective.labelled_x.flatten(1)
+    assert len(seen) == 3
+    for x in seen:
+        gap = (x.flatten(1)[:, None] - means[None]).abs().amax(-1)  # [picked, labelled]: worst pixel's distance
+        assert (gap > 0).all()  # no labelled input is a mean ...
+        assert (gap.amin(1) < 5 * 0.3).all()  # ... each is a draw around one of them
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_the_broadcast_unlabelled_pass_equals_the_bound_of_every_copy(arch):
+    # x [1, B] meets the labels [C, B, C] by broadcasting; the reference copies x once per label (the same draws:
+    # both take one [S, C·B, d] block of noise, class-major).
+    torch.manual_seed(7)
+    model = build_model(ModelConfig(model="m2", latent_dim=3, hidden=[8], num_classes=4, arch=arch), SHAPE)
+    x = toy_binary(5, side=6).x
+    copies = x.repeat(4, 1, 1, 1)
+    labels = torch.eye(4).repeat_interleave(5, dim=0)
+    torch.manual_seed(1)
+    per_class = model.labelled_bound(copies, labels, 2).reshape(4, 5).T
+    q = model.classify(x).probs
+    torch.manual_seed(1)
+    torch.testing.assert_close(model.unlabelled_bound(x, 2), (q * per_class).sum(-1) - (q * q.log()).sum(-1))

@@ -38,6 +38,8 @@ def test_help_imports_no_torch(argv):
     code = f"from aevb.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     loaded = _modules_after(code)
     assert "aevb.cli" in loaded and "torch" not in loaded and "matplotlib" not in loaded
+    if argv[0] != "datasets":  # help and version read no data: not even NumPy
+        assert "numpy" not in loaded and "aevb.data" not in loaded
 
 
 def test_import_aevb_is_light_and_its_names_load_on_use():

@@ -117,4 +117,8 @@ class MLPNet(nn.Module):
         if not self.context_dim:
             return self.net(x)
         # x and the context broadcast against each other's batch dims (posterior samples; M2's every-label pass).
-        return self.net[1:](conditional_linear(self.net[0], x, context, self.context_dim))
+        layers = iter(self.net)  # (not self.net[1:]: slicing builds a new Sequential on every call)
+        h = conditional_linear(next(layers), x, context, self.context_dim)
+        for layer in layers:
+            h = layer(h)
+        return h

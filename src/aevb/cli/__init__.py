@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from aevb.cli import light
-from aevb.cli.parser import _config_from_args, build_parser
+from aevb.cli.parser import LIGHT_COMMANDS, _config_from_args, build_parser
 from aevb.errors import AevbError
 
 __all__ = ["_config_from_args", "build_parser", "main"]
@@ -19,12 +18,15 @@ def main(argv: list[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:  # report unknown flags against the subcommand, so the message lists its valid flags
             parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
-        handler = getattr(light, args.func, None)
-        if handler is None:
-            from aevb.cli import commands  # only now: torch and the library load for a command, not for --help
+        # Only now, and only what the command needs: torch and the library load for a command, not for --help, and
+        # not for the commands that need no torch (listing the datasets needs NumPy alone).
+        if args.func in LIGHT_COMMANDS:
+            from aevb.cli import light
 
-            handler = getattr(commands, args.func)
-        return handler(args)
+            return getattr(light, args.func)(args)
+        from aevb.cli import commands
+
+        return getattr(commands, args.func)(args)
     except AevbError as err:
         print(f"aevb: error: {err}", file=sys.stderr)
         return 2

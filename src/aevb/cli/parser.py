@@ -28,6 +28,8 @@ from aevb.presets import PRESETS
 from aevb.version import __version__
 
 SECTIONS = {"model": ModelConfig, "train": TrainConfig}
+# Commands that cli/light.py runs without torch (the rest are in cli/commands.py).
+LIGHT_COMMANDS = frozenset({"cmd_datasets"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -299,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
     p.add_argument("--data-dir", default="")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func="cmd_datasets")
+    p.set_defaults(func="cmd_datasets")  # in LIGHT_COMMANDS
 
     p = sub.add_parser("plot", help="pictures of a run: latent scatter, samples, reconstructions, curves, ...")
     _add_run(p)

@@ -28,6 +28,7 @@ class TrainingRun(Protocol):
     test_data: TensorData | None
     run_dir: Path | None
     x: torch.Tensor  # the training set on the device
+    x_scale: torch.Tensor | None  # its per-value standard deviations when examples are Gaussians (TensorData.x_scale)
     context: torch.Tensor | None  # its contexts (conditional models), else None
     batch_rows: torch.Tensor | None  # training-set rows of the current minibatch
     epoch: int

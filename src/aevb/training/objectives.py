@@ -104,6 +104,10 @@ class M2Objective(Hooks):
             raise ConfigError("objective m2 found no labelled training point")
         self.alpha = self.alpha_per_n * self.n
         self.labelled_x, self.labelled_c = run.x[rows], run.context[rows]
+        # The labelled minibatch gets the per-batch transform the trainer's minibatches get (a fresh draw of M1's
+        # posterior for M1+M2 on draws, a Bernoulli draw for dynamically binarized data), from the global RNG.
+        self.labelled_scale = None if run.x_scale is None else run.x_scale[rows]
+        self.transform = run.train_data.transform_batch
 
     def _labelled(self, model: M2, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """−L(x, y) + α log q(y|x) per labelled datapoint."""
@@ -125,7 +129,9 @@ class M2Objective(Hooks):
             u = ~labelled
             out[u] = model.unlabelled_bound(x[u], self.num_samples) * (n_u / self.n) * (b / int(u.sum()))
         pick = torch.randint(self.n_labelled, (self.labelled_batch,), device=self.labelled_x.device)
-        labelled_mean = self._labelled(model, self.labelled_x[pick], self.labelled_c[pick]).mean()
+        scale = None if self.labelled_scale is None else self.labelled_scale[pick]
+        xl = self.transform(self.labelled_x[pick], None, scale)
+        labelled_mean = self._labelled(model, xl, self.labelled_c[pick]).mean()
         return out + labelled_mean * (self.n_labelled / self.n)
 
 
