@@ -130,6 +130,9 @@ def test_standard_normal_prior_density_and_kl_equal_the_general_normal_formulas(
     kl = torch.distributions.kl_divergence(q, prior)
     assert kl.shape == (5,)
     torch.testing.assert_close(kl, torch.distributions.kl_divergence(q, general))
+    wide = prior.base_dist.expand((5, 3))  # N(0, 1) whatever it is built from: its loc and scale are made here
+    assert type(wide).__name__ == "StandardNormal" and (wide.loc == 0).all() and (wide.scale == 1).all()
+    torch.testing.assert_close(wide.log_prob(z[0]), general.base_dist.log_prob(z[0]))
 
 
 def test_estimator_b_reads_no_sample_density_and_a_reads_both():

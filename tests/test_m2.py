@@ -132,16 +132,21 @@ def test_evaluation_reports_the_classifier_error_and_config_pairs_model_with_obj
         TrainConfig(labels_per_class=1, labeled=3)
 
 
-def test_m1_plus_m2_trains_m2_on_the_posterior_means_of_an_m1_run(tmp_path, capsys):
+def test_m1_plus_m2_trains_m2_on_the_posterior_means_of_an_m1_run(tmp_path, capsys, monkeypatch):
     import json
+
+    from aevb.config import load_config
 
     data = toy_binary(200)
     np.savez(tmp_path / "toy.npz", x=data.x.numpy(), y=data.y.numpy())
     common = ["--dataset", str(tmp_path / "toy.npz"), "--epochs", "2", "--progress", "false", "--batch-size", "32"]
     assert main(["train", *common, "--latent-dim", "5", "--hidden", "16", "--out", str(tmp_path / "m1")]) == 0
-    m2 = ["train", *common, "--features", str(tmp_path / "m1"), "--model", "m2", "--objective", "m2"]
+    monkeypatch.chdir(tmp_path)  # --features given relative to here ...
+    m2 = ["train", *common, "--features", "m1", "--model", "m2", "--objective", "m2"]
     m2 += ["--num-classes", "4", "--likelihood", "gaussian", "--latent-dim", "2", "--hidden", "8"]
     assert main([*m2, "--labels-per-class", "5", "--out", str(tmp_path / "m2")]) == 0
+    assert load_config(tmp_path / "m2" / "config.toml").train.features == str(tmp_path.resolve() / "m1")
+    monkeypatch.chdir(tmp_path / "m1")  # ... and the run is read from elsewhere
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "m2"), "--nll-samples", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -18,7 +18,8 @@ from aevb.errors import ConfigError
 
 
 class Terms:
-    """Log densities of S posterior samples for each of B datapoints (all ``[S, B]`` fp32).
+    """Log densities of S posterior samples for each of B datapoints (all ``[S, B]`` fp32; ``B`` may be several batch
+    dims, e.g. M2's ``[C, B]`` of every label for every datapoint).
 
     ``posterior``/``prior`` are kept so that estimator B can ask for the analytic KL; models whose KL has no
     closed form (several stochastic layers, learned priors without one) leave them ``None``.

@@ -16,11 +16,18 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 class StandardNormal(Normal):
-    """N(0, 1) in every coordinate: a :class:`~torch.distributions.Normal` whose ``loc`` is 0 and ``scale`` is 1 (the
-    caller passes those tensors, so they live on the model's device), with the density and the KL against it in the
-    forms that use neither: log N(z; 0, 1) = −½ z² − ½ log 2π. A training step on estimator B evaluates the KL once per
-    minibatch and the IS estimator evaluates the density once per sample; the general Normal formulas divide by
-    the scale and subtract the mean, work that is zero here."""
+    """N(0, 1) in every coordinate, with the batch shape, dtype and device of the tensor ``like``: a
+    :class:`~torch.distributions.Normal` with ``loc`` 0 and ``scale`` 1, whose density and KL take the forms that use
+    neither: log N(z; 0, 1) = −½ z² − ½ log 2π. A training step on estimator B evaluates the KL once per minibatch and
+    the IS estimator evaluates the density once per sample; the general Normal formulas divide by the scale and
+    subtract the mean, work that is zero here."""
+
+    def __init__(self, like: torch.Tensor, validate_args: bool | None = None) -> None:
+        zero = like.new_zeros(()).expand(like.shape)
+        super().__init__(zero, zero + 1.0, validate_args=validate_args)
+
+    def expand(self, batch_shape: torch.Size, _instance: StandardNormal | None = None) -> StandardNormal:
+        return StandardNormal(self.loc.expand(batch_shape), validate_args=False)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         return _with_batch_shape(value.square().mul(-0.5) - _HALF_LOG_2PI, self.batch_shape)
@@ -73,7 +80,7 @@ def _fill_dispatch_cache() -> None:
     """
     normal = Normal(torch.zeros(1), torch.ones(1))
     diagonal = Independent(normal, 1)
-    standard = Independent(StandardNormal(torch.zeros(1), torch.ones(1)), 1)
+    standard = Independent(StandardNormal(torch.zeros(1)), 1)
     full = MultivariateNormal(torch.zeros(1), scale_tril=torch.ones(1, 1))
     pairs = ((normal, normal), (diagonal, diagonal), (diagonal, standard), (full, diagonal), (full, standard))
     for q, p in (*pairs, (normal, standard.base_dist), (full, full)):

@@ -17,12 +17,11 @@ class StandardNormalPrior(nn.Module):
     def __init__(self, latent_dim: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        # Buffers so the prior follows the model across devices and dtypes.
+        # A buffer so the prior follows the model across devices and dtypes.
         self.register_buffer("loc", torch.zeros(latent_dim), persistent=False)
-        self.register_buffer("scale", torch.ones(latent_dim), persistent=False)
 
     def forward(self, context: torch.Tensor | None = None) -> Independent:
-        return Independent(StandardNormal(self.loc, self.scale, validate_args=False), 1)
+        return Independent(StandardNormal(self.loc, validate_args=False), 1)
 
 
 class ConditionalGaussianPrior(nn.Module):

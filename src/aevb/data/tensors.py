@@ -24,10 +24,10 @@ class TensorData:
         y: optional int64 labels of shape ``[N]``.
         name: what the data is called in messages (a dataset name or a file path).
         dynamic_binarize: when true, :meth:`transform_batch` draws a fresh Bernoulli sample of every batch
-            (dynamically binarized MNIST); otherwise batches pass through unchanged.
+            (dynamically binarized MNIST).
         x_scale: optional standard deviations, the shape of ``x``: each example is then a Gaussian N(x, diag
             x_scale²) and :meth:`transform_batch` draws from it afresh for every batch (M1+M2 trains on draws of
-            M1's q(z|x), Kingma et al. 2014, §3.2).
+            M1's q(z|x), Kingma et al. 2014, §3.2). Without either, batches pass through unchanged.
     """
 
     x: torch.Tensor

@@ -10,8 +10,9 @@ and for an unlabelled one, y is summed out exactly (eq. 7)
 
     −U(x) = Σ_y q_φ(y|x) (−L(x, y)) + H(q_φ(y|x)) ≤ log p(x),
 
-computed in one batched pass over the C copies of each datapoint. The model is the CVAE's encoder and decoder (the
-one-hot label appended to their inputs) with p(z) = N(0, I), plus the classifier; a label of −1 marks an unlabelled
+computed in one batched pass over the C labels of each datapoint (x broadcast against them, not copied). The
+model is the CVAE's encoder and decoder (the one-hot label appended to their inputs) with p(z) = N(0, I), plus the
+classifier; a label of −1 marks an unlabelled
 datapoint (its context row is all zeros). The training objective that adds α·log q_φ(y|x) for the labelled data
 is :class:`aevb.training.objectives.M2Objective`.
 """

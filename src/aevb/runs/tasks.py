@@ -39,6 +39,10 @@ from aevb.training.trainer import FitResult, Trainer
 
 def train_from_config(config: Config, resume: bool = False, overwrite: bool = False) -> FitResult:
     """Build the model and data ``config`` describes and train it, writing the run directory ``train.out``."""
+    if config.train.features:  # M1+M2: the run records where its features came from, wherever it is read from later
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, features=str(Path(config.train.features).resolve()))
+        )
     cfg = check_names(config).train  # every registry name, before any data are read
     if not cfg.out:
         raise ConfigError("train.out (--out) is required: the run directory to write")

@@ -5,8 +5,8 @@ group (NCCL on CUDA, gloo on CPU) and
 
 - every rank draws the same seeded permutation and the same minibatch of ``batch_size`` rows (the *global* batch,
   so a run's hyper-parameters mean the same for any number of ranks) and trains on its contiguous slice of it;
-  data-side randomness (dynamic binarization) is drawn for the whole global batch and sliced, so it is identical to
-  one process;
+  data-side randomness (dynamic binarization, draws of Gaussian examples) is drawn for the whole global batch and
+  sliced, so it is identical to one process;
 - the posterior noise ε of rank r comes from its own stream, seeded ``seed + 2 + RANK_SEED_STRIDE · r`` (rank 0's is
   the stream of a one-process run);
 - before every optimizer step the gradients g_r of the rank-local mean loss are combined as Σ_r (n_r / n) g_r, which
