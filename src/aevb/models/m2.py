@@ -12,9 +12,8 @@ and for an unlabelled one, y is summed out exactly (eq. 7)
 
 computed in one batched pass over the C labels of each datapoint (x broadcast against them, not copied). The
 model is the CVAE's encoder and decoder (the one-hot label appended to their inputs) with p(z) = N(0, I), plus the
-classifier; a label of −1 marks an unlabelled
-datapoint (its context row is all zeros). The training objective that adds α·log q_φ(y|x) for the labelled data
-is :class:`aevb.training.objectives.M2Objective`.
+classifier; a label of −1 marks an unlabelled datapoint (its context row is all zeros). The training objective that
+adds α·log q_φ(y|x) for the labelled data is :class:`aevb.training.objectives.M2Objective`.
 """
 
 from __future__ import annotations
