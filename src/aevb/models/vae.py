@@ -85,8 +85,12 @@ class VAE(nn.Module):
         of samples from it).
         """
         q = self.encode(x, context) if posterior is None else posterior
-        z = q.rsample((num_samples,))  # z = μ + σ ⊙ ε
         p_z = self.prior_distribution(context)
+        if num_samples == 1:  # the usual training step: the same draws, decoded without a leading sample dim
+            z = q.rsample()  # z = μ + σ ⊙ ε
+            log_px_z = self.decode(z, context).log_prob(x).unsqueeze(0)
+            return Terms.of_samples(log_px_z, z.unsqueeze(0), q, p_z)
+        z = q.rsample((num_samples,))
         log_px_z = self.decode(z, context).log_prob(x)
         return Terms.of_samples(log_px_z, z, q, p_z)
 
