@@ -51,3 +51,13 @@ def test_import_aevb_is_light_and_its_names_load_on_use():
     assert {"fit", "TensorData", "score", "__version__"} <= set(dir(aevb)) and set(aevb.__all__) <= set(dir(aevb))
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         aevb.nonsense  # noqa: B018
+
+
+def test_aevb_data_lists_without_torch_and_loads_its_tensor_names_on_use():
+    assert "torch" not in _modules_after("from aevb.data import DATASETS, list_datasets\nlist_datasets()")
+    assert "torch" in _modules_after("from aevb.data import TensorData\nassert TensorData.__name__ == 'TensorData'")
+    import aevb.data
+
+    assert set(aevb.data.__all__) <= set(dir(aevb.data)) and callable(aevb.data.download)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        aevb.data.nonsense  # noqa: B018
