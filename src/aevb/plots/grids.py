@@ -25,7 +25,6 @@ def decode_mean(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Te
 
 
 @torch.no_grad()
-@torch.no_grad()
 def encode_mean(model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
     """Posterior means E_q[z|x] ``[N, Nz]`` on the CPU."""
     device = model_device(model)

@@ -20,7 +20,6 @@ from aevb.data import TensorData, load_dataset
 from aevb.errors import ConfigError
 from aevb.io import load_model
 from aevb.models.protocols import labels_to_context
-from aevb.plots.grids import encode_mean
 from aevb.runtime import resolve_device
 from aevb.training.trainer import NO_CONFIG
 
@@ -43,12 +42,11 @@ def load_data(train: TrainConfig, split: str) -> TensorData:
     data = load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
     if not train.features:
         return data
-    m1 = load(train.features)
+    with torch.no_grad():
+        q = load(train.features).encode(data.x)  # the M1 run, on the CPU
     name = f"{data.name} as features of {train.features}"
     if not train.features_sample:
-        return TensorData(encode_mean(m1, data.x), data.y, name)
-    with torch.no_grad():
-        q = m1.encode(data.x)
+        return TensorData(q.mean.float(), data.y, name)
     if not (isinstance(q, Independent) and isinstance(q.base_dist, Normal)):
         raise ConfigError(
             f"features_sample draws each latent independently: the --features run needs a diagonal-Gaussian "
