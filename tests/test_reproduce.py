@@ -7,10 +7,16 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from aevb.cli import main
+from aevb.config import ModelConfig
+from aevb.errors import Interrupted
+from aevb.io import load_model
+from aevb.reproduce.common import Options, quiet_train, train_run
 from aevb.reproduce.fig3 import probe_epochs
+from aevb.training.hooks import Hooks
 from tests.conftest import toy_binary
 
 
@@ -98,3 +104,38 @@ def test_bad_names_are_errors(data, tmp_path, capsys):
     assert "matches none" in capsys.readouterr().err
     assert main(["reproduce", "fig4", "--out", str(tmp_path), "--budget", "-5", *data]) == 2
     assert "--budget must be a positive number" in capsys.readouterr().err
+
+
+class _StopAfter(Hooks):
+    """Stands in for Ctrl-C or the end of a session: asks the trainer to stop after ``epochs`` epochs."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_epoch_end(self, run, record) -> None:
+        if run.epoch == self.epochs:
+            run.stop_requested = True
+
+
+def test_an_experiment_run_stopped_midway_is_continued_exactly(tmp_path):
+    data = toy_binary(240, side=6)
+    train, test = data.take(slice(0, 200)), data.take(slice(200, 240))
+    opts = Options(quiet=True)
+
+    def run(root, callbacks=None):
+        cfg = quiet_train(opts, "toy", 4, batch_size=20, lr=1e-2, checkpoint_every=1, eval_every=0, terms_points=0)
+        return train_run("toy", ModelConfig(latent_dim=2, hidden=[16]), cfg, train, test, root, opts, callbacks)
+
+    whole = run(tmp_path / "whole")
+    with pytest.raises(Interrupted, match="continues it"):
+        run(tmp_path / "split", [_StopAfter(2)])
+    assert not (tmp_path / "split" / "runs" / "toy" / "model.safetensors").exists()
+    continued = run(tmp_path / "split")  # the second sitting: epochs 3 and 4 from the checkpoint of epoch 2
+    assert not continued.reused and [r["epoch"] for r in continued.history] == [1, 2, 3, 4]
+    assert [r["train_bound"] for r in continued.history] == [r["train_bound"] for r in whole.history]
+    a, b = load_model(whole.run_dir).state_dict(), load_model(continued.run_dir).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # The training time counts both sittings; a third call reuses the finished run.
+    assert continued.seconds >= sum(r["epoch_seconds"] for r in continued.history[:2])
+    again = run(tmp_path / "split")
+    assert again.reused and again.seconds == continued.seconds

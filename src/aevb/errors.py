@@ -25,3 +25,8 @@ class CheckpointError(AevbError, ValueError):
 
 class TrainingError(AevbError, RuntimeError):
     """Training cannot go on (for example the loss became non-finite)."""
+
+
+class Interrupted(AevbError):
+    """The user stopped a long command (Ctrl-C) after its state was saved; the CLI exits with status 130 and the
+    message says how to continue."""

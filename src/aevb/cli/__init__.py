@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from aevb.cli.parser import LIGHT_COMMANDS, _config_from_args, build_parser
-from aevb.errors import AevbError
+from aevb.errors import AevbError, Interrupted
 
 __all__ = ["_config_from_args", "build_parser", "main"]
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         from aevb.cli import commands
 
         return getattr(commands, args.func)(args)
+    except Interrupted as err:
+        print(f"aevb: {err}", file=sys.stderr)
+        return 130
     except AevbError as err:
         print(f"aevb: error: {err}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import torch
 
 from aevb.config import Config, ModelConfig, TrainConfig
 from aevb.data import TensorData, load_dataset
-from aevb.errors import ConfigError
+from aevb.errors import ConfigError, Interrupted
 from aevb.models import build_model
 from aevb.training.methods import METHODS
 from aevb.training.trainer import Trainer
@@ -176,25 +176,41 @@ def train_run(
     callbacks: list[Any] | None = None,
 ) -> RunResult:
     """Train one model into ``root/runs/name`` (a normal run directory: ``aevb plot`` and ``aevb report`` work on
-    it). A directory that already holds a finished run of the same config and data sizes is reused as it is."""
+    it). A directory that already holds a finished run of the same config and data sizes is reused as it is; one
+    that holds an unfinished run of them (an experiment stopped by Ctrl-C, a kill or the end of a session) is
+    continued from its last checkpoint, exactly as ``aevb train --resume`` would; anything else there is replaced.
+    ``seconds`` is the training time over all sittings: the epochs' own times before a resume plus this fit."""
     run_dir = root / "runs" / name
     train_cfg.out = str(run_dir)
     config = Config(model=model_cfg, train=train_cfg)
     stamp = json.dumps({"config": config.to_toml(), "n_train": len(train), "n_test": len(test)})
-    done = run_dir / "reproduce.json"
-    if done.is_file() and json.loads(done.read_text()).get("stamp") == stamp:
+    record_path = run_dir / "reproduce.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if record.get("stamp") == stamp and "seconds" in record:
         history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
         opts.log(f"  {name}: reusing the finished run in {run_dir}")
-        return RunResult(name, run_dir, history, json.loads(done.read_text())["seconds"], reused=True)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # a stale or unfinished run of this experiment: start it again
-    opts.log(f"  {name}: training {train_cfg.epochs} epochs on {len(train)} points ...")
+        return RunResult(name, run_dir, history, record["seconds"], reused=True)
+    resume = record.get("stamp") == stamp and (run_dir / "checkpoints" / "last.pt").is_file()
+    if run_dir.exists() and not resume:
+        shutil.rmtree(run_dir)  # a run of other settings, or one stopped before its first checkpoint
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg, train.event_shape)
+    trainer = Trainer(model, train, train_cfg, test=test, run_dir=run_dir, full_config=config, callbacks=callbacks)
+    before = 0.0
+    if resume:
+        trainer.resume()
+        before = sum(row.get("epoch_seconds", 0.0) for row in trainer.history)
+        opts.log(f"  {name}: continuing the unfinished run in {run_dir} from step {trainer.step} ...")
+    else:
+        run_dir.mkdir(parents=True)
+        record_path.write_text(json.dumps({"stamp": stamp}) + "\n")  # unfinished: a later call continues it
+        opts.log(f"  {name}: training {train_cfg.epochs} epochs on {len(train)} points ...")
     start = time.perf_counter()
-    result = Trainer(model, train, train_cfg, test=test, run_dir=run_dir, full_config=config, callbacks=callbacks).fit()
-    seconds = time.perf_counter() - start
-    done.write_text(json.dumps({"stamp": stamp, "seconds": seconds}) + "\n")
+    result = trainer.fit()
+    if result.interrupted:
+        raise Interrupted(f"{name} stopped at step {result.step}, checkpoint saved; the same command continues it")
+    seconds = before + time.perf_counter() - start
+    record_path.write_text(json.dumps({"stamp": stamp, "seconds": seconds}) + "\n")
     opts.log(f"  {name}: done in {seconds:.0f} s")
     return RunResult(name, run_dir, result.history, seconds)
 
