@@ -3,7 +3,7 @@ training time on this machine. Everything goes through the CLI; the labelled sub
 ``--labels-per-class 10 --seed S`` (the other 59,900 training labels are hidden from the model).
 
     AEVB_DATA_DIR=../shared/data python experiments/m2_mnist.py --out runs/m2-mnist [--m1-epochs 30]
-        [--m2-epochs 50] [--seeds 3] [--skip-pixels] [--features-sample] [--m1 RUN]
+        [--m2-epochs 50] [--seeds 3] [--skip-pixels | --skip-m1m2] [--features-sample] [--m1 RUN]
 
 M1: 784-600-600-50 softplus VAE, Bernoulli, Adam 3e-4 (the paper: 600-600, 50 latents, softplus). M2 on M1's 50-d
 posterior (its means, or with --features-sample a fresh draw of q(z|x) per minibatch, as the paper): Gaussian
@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--m2-epochs", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--skip-pixels", action="store_true", help="only M1+M2")
+    ap.add_argument("--skip-m1m2", action="store_true", help="only M2 on pixels (no M1 is trained)")
     ap.add_argument("--features-sample", action="store_true", help="M1+M2 on draws of M1's posterior, not means")
     ap.add_argument("--m1", default="", help="an M1 run to reuse instead of training one")
     args = ap.parse_args()
@@ -49,16 +50,18 @@ def main() -> None:
     common = ["--dataset", "mnist", "--optimizer", "adam", "--lr", "3e-4", "--batch-size", "100", "--progress", "false"]
     common += ["--picture-epochs", "", "--terms-points", "0", "--overwrite"]
     m1, t_m1 = Path(args.m1) if args.m1 else out / "m1", 0.0
-    if not args.m1:
+    if not args.m1 and not args.skip_m1m2:
         t_m1 = aevb("train", *common, "--hidden", "600,600", "--latent-dim", "50", "--activation", "softplus",
                     "--epochs", str(args.m1_epochs), "--out", str(m1))  # fmt: skip
         print(f"M1: {args.m1_epochs} epochs in {t_m1:.0f} s", flush=True)
     rows: dict[str, list[tuple[float, float]]] = {}
-    variants = {"M1+M2": ["--features", str(m1), "--likelihood", "gaussian"]}
+    variants: dict[str, list[str]] = {"M1+M2": ["--features", str(m1), "--likelihood", "gaussian"]}
     if args.features_sample:
         variants["M1+M2"] += ["--features-sample", "true"]
     if not args.skip_pixels:
         variants["M2"] = []
+    if args.skip_m1m2:
+        del variants["M1+M2"]
     for seed in range(args.seeds):
         for name, extra in variants.items():
             run = out / f"{name.replace('+', '')}_seed{seed}"
@@ -74,7 +77,8 @@ def main() -> None:
         lines.append(
             f"| {name} | {errors.mean():.2f} ± {sd:.2f} | {len(errors)} | {np.mean([s for _, s in values]):.0f} s |"
         )
-    (out / "summary.md").write_text("\n".join(lines) + f"\n\nM1: {args.m1_epochs} epochs, {t_m1:.0f} s\n")
+    m1_line = "" if args.skip_m1m2 else f"\n\nM1: {args.m1_epochs} epochs, {t_m1:.0f} s"
+    (out / "summary.md").write_text("\n".join(lines) + m1_line + "\n")
     print("\n".join(lines))
 
 
