@@ -117,13 +117,13 @@ class _StopAfter(Hooks):
             run.stop_requested = True
 
 
-def test_an_experiment_run_stopped_midway_is_continued_exactly(tmp_path):
+def test_an_experiment_run_stopped_midway_or_given_a_larger_budget_is_continued_exactly(tmp_path):
     data = toy_binary(240, side=6)
     train, test = data.take(slice(0, 200)), data.take(slice(200, 240))
     opts = Options(quiet=True)
 
-    def run(root, callbacks=None):
-        cfg = quiet_train(opts, "toy", 4, batch_size=20, lr=1e-2, checkpoint_every=1, eval_every=0, terms_points=0)
+    def run(root, callbacks=None, epochs=4):
+        cfg = quiet_train(opts, "toy", epochs, batch_size=20, lr=1e-2, checkpoint_every=1, eval_every=0, terms_points=0)
         return train_run("toy", ModelConfig(latent_dim=2, hidden=[16]), cfg, train, test, root, opts, callbacks)
 
     whole = run(tmp_path / "whole")
@@ -139,3 +139,14 @@ def test_an_experiment_run_stopped_midway_is_continued_exactly(tmp_path):
     assert continued.seconds >= sum(r["epoch_seconds"] for r in continued.history[:2])
     again = run(tmp_path / "split")
     assert again.reused and again.seconds == continued.seconds
+
+    # A larger budget continues the finished run (from the same place as above: the end of epoch 2) ...
+    short = run(tmp_path / "longer", epochs=2)
+    assert [r["epoch"] for r in short.history] == [1, 2]
+    longer = run(tmp_path / "longer", epochs=4)
+    assert not longer.reused and [r["train_bound"] for r in longer.history] == [r["train_bound"] for r in whole.history]
+    c = load_model(longer.run_dir).state_dict()
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    # ... and a smaller one cannot reuse it: the run is trained again.
+    fewer = run(tmp_path / "longer", epochs=3)
+    assert not fewer.reused and [r["epoch"] for r in fewer.history] == [1, 2, 3]

@@ -9,6 +9,7 @@ N(0, 0.01²); Bernoulli decoder for MNIST, Gaussian decoder with a squashed mean
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -176,21 +177,31 @@ def train_run(
     callbacks: list[Any] | None = None,
 ) -> RunResult:
     """Train one model into ``root/runs/name`` (a normal run directory: ``aevb plot`` and ``aevb report`` work on
-    it). A directory that already holds a finished run of the same config and data sizes is reused as it is; one
-    that holds an unfinished run of them (an experiment stopped by Ctrl-C, a kill or the end of a session) is
-    continued from its last checkpoint, exactly as ``aevb train --resume`` would; anything else there is replaced.
+    it). What is already there is used when it can be:
+
+    - a finished run of the same config and data sizes is reused as it is;
+    - an unfinished one (an experiment stopped by Ctrl-C, a kill or the end of a session) is continued from its last
+      checkpoint, exactly as ``aevb train --resume`` would;
+    - a finished run of the same settings but a smaller budget (``epochs``, ``steps``) is continued to the new one,
+      as ``aevb train --resume --epochs/--steps`` would; the same as training with the larger budget from the start
+      when the old budget ended on an epoch boundary, else the epoch the old step budget cut short stays short;
+    - anything else there is replaced.
+
     ``seconds`` is the training time over all sittings: the epochs' own times before a resume plus this fit."""
     run_dir = root / "runs" / name
     train_cfg.out = str(run_dir)
     config = Config(model=model_cfg, train=train_cfg)
-    stamp = json.dumps({"config": config.to_toml(), "n_train": len(train), "n_test": len(test)})
+    stamp, settings = _stamps(config, train, test)
     record_path = run_dir / "reproduce.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    if record.get("stamp") == stamp and "seconds" in record:
+    finished = "seconds" in record
+    if record.get("stamp") == stamp and finished:
         history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
         opts.log(f"  {name}: reusing the finished run in {run_dir}")
         return RunResult(name, run_dir, history, record["seconds"], reused=True)
-    resume = record.get("stamp") == stamp and (run_dir / "checkpoints" / "last.pt").is_file()
+    unfinished = record.get("stamp") == stamp and not finished
+    shorter = finished and record.get("settings") == settings and _within(record.get("budget"), train_cfg)
+    resume = (unfinished or shorter) and (run_dir / "checkpoints" / "last.pt").is_file()
     if run_dir.exists() and not resume:
         shutil.rmtree(run_dir)  # a run of other settings, or one stopped before its first checkpoint
     torch.manual_seed(train_cfg.seed)
@@ -200,19 +211,41 @@ def train_run(
     if resume:
         trainer.resume()
         before = sum(row.get("epoch_seconds", 0.0) for row in trainer.history)
-        opts.log(f"  {name}: continuing the unfinished run in {run_dir} from step {trainer.step} ...")
+        what = "unfinished run" if unfinished else "run of a smaller budget"
+        opts.log(f"  {name}: continuing the {what} in {run_dir} from step {trainer.step} ...")
     else:
         run_dir.mkdir(parents=True)
-        record_path.write_text(json.dumps({"stamp": stamp}) + "\n")  # unfinished: a later call continues it
         opts.log(f"  {name}: training {train_cfg.epochs} epochs on {len(train)} points ...")
+    # Until the fit ends the record says "unfinished" (no seconds): a stopped call is continued by the next one.
+    record_path.write_text(json.dumps({"stamp": stamp}) + "\n")
     start = time.perf_counter()
     result = trainer.fit()
     if result.interrupted:
         raise Interrupted(f"{name} stopped at step {result.step}, checkpoint saved; the same command continues it")
     seconds = before + time.perf_counter() - start
-    record_path.write_text(json.dumps({"stamp": stamp, "seconds": seconds}) + "\n")
+    budget = {"epochs": train_cfg.epochs, "steps": train_cfg.steps}
+    record = {"stamp": stamp, "settings": settings, "budget": budget, "seconds": seconds}
+    record_path.write_text(json.dumps(record) + "\n")
     opts.log(f"  {name}: done in {seconds:.0f} s")
     return RunResult(name, run_dir, result.history, seconds)
+
+
+def _stamps(config: Config, train: TensorData, test: TensorData) -> tuple[str, str]:
+    """The run's identity: everything (``stamp``), and everything but the training budget (``settings``)."""
+    sizes = {"n_train": len(train), "n_test": len(test)}
+    unbudgeted = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1, steps=0))
+    return (
+        json.dumps({"config": config.to_toml(), **sizes}),
+        json.dumps({"config": unbudgeted.to_toml(), **sizes}),
+    )
+
+
+def _within(old: dict[str, int] | None, new: TrainConfig) -> bool:
+    """Whether a finished run's budget is part of the new one: no more epochs, and no more steps (0: no limit)."""
+    if not old:
+        return False
+    steps_within = new.steps == 0 or (old["steps"] != 0 and old["steps"] <= new.steps)
+    return old["epochs"] <= new.epochs and steps_within
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
