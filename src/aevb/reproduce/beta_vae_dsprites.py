@@ -8,8 +8,9 @@ so a run fits a laptop CPU. For every β and seed: the test-split ELBO, reconstr
 BetaVAE / FactorVAE / MIG / DCI scores (:mod:`aevb.metrics.disentanglement`, with ``--metric-points`` training and
 half as many evaluation points per metric instead of disentanglement_lib's 10,000 / 5,000), and the wall time.
 An interrupted call (Ctrl-C, a killed process) continues every unfinished run from its checkpoint (saved every
-1,000 steps) when it is run again with the same flags; a larger ``--steps`` continues finished runs. Pictures per β (first seed): a traversal with rows sorted
-by each latent's KL (latents under 0.05 nats marked "off") and a heat map of I(z_j; v_k).
+1,000 steps) when it is run again with the same flags; a larger ``--steps`` continues finished runs. Pictures per
+β (first seed): a traversal with rows sorted by each latent's KL (latents under 0.05 nats marked "off") and a heat
+map of I(z_j; v_k).
 """
 
 from __future__ import annotations
