@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -169,17 +171,23 @@ def test_published_file_is_read_without_unpickling(tmp_path, monkeypatch) -> Non
 # ------------------------------------------------------------------------------------ a run on dSprites, end to end
 
 
-def test_disentanglement_command_on_a_dsprites_run(tmp_path, capsys) -> None:
+@pytest.fixture(scope="module")
+def dsprites_dir(tmp_path_factory) -> Path:
+    """A data folder in which dSprites is generated once for the tests below."""
+    return tmp_path_factory.mktemp("data")
+
+
+def test_disentanglement_command_on_a_dsprites_run(dsprites_dir, tmp_path, capsys) -> None:
     import json
 
     from aevb.cli import main
 
-    data = str(tmp_path / "data")
+    data = str(dsprites_dir)
     run = str(tmp_path / "run")
     train = ["train", "--dataset", "dsprites", "--data-dir", data, "--latent-dim", "3", "--hidden", "16"]
     train += ["--batch-size", "64", "--steps", "3", "--eval-every", "0", "--progress", "false", "--out", run]
     assert main(train) == 0
-    assert (tmp_path / "data" / "dsprites" / dsprites.GENERATED_FILE).is_file()  # generated once, cached
+    assert (dsprites_dir / "dsprites" / dsprites.GENERATED_FILE).is_file()  # generated once, cached
     capsys.readouterr()
     argv = ["disentanglement", run, "--num-train", "200", "--num-eval", "100", "--json"]
     assert main(argv) == 0
@@ -187,7 +195,34 @@ def test_disentanglement_command_on_a_dsprites_run(tmp_path, capsys) -> None:
     assert set(out["metrics"]) == {"beta_vae", "factor_vae", "mig", "dci"}
     assert 0.0 <= out["metrics"]["mig"]["mig"] <= 1.0 and 0.0 <= out["metrics"]["dci"]["completeness"] <= 1.0
     assert np.array(out["mutual_information_nats"]).shape == (3, 5) and out["factor_names"][0] == "shape"
+    # The MIG of the heat map's 10,000 observations is the heat map's own gap over each factor's entropy (uniform
+    # factors: log of the number of values, which the plug-in entropy of 10,000 draws matches within ~0.01 nats).
+    mi = np.sort(np.array(out["mutual_information_nats"]), axis=0)[::-1]
+    entropy = np.log([3, 6, 40, 32, 32])
+    mig_10k = out["mig_at_mutual_information_points"]
+    assert out["mutual_information_points"] == 10_000
+    assert mig_10k["mig"] == pytest.approx(((mi[0] - mi[1]) / entropy).mean(), abs=0.01)
+    assert mig_10k["mig_shape"] == pytest.approx((mi[0, 0] - mi[1, 0]) / np.log(3), abs=0.01)
     assert (tmp_path / "run" / "disentanglement" / "mutual_information.png").is_file()
+
+
+@pytest.mark.slow  # ~40 s: DCI's gradient boosting and reading dSprites dominate
+def test_reproduce_beta_vae_dsprites_end_to_end(dsprites_dir, tmp_path) -> None:
+    import csv
+
+    from aevb.cli import main
+
+    out = tmp_path / "bvd"
+    argv = ["reproduce", "beta-vae-dsprites", "--betas", "8", "--seeds", "1", "--steps", "4"]
+    argv += ["--metric-points", "40", "--train-limit", "256", "--test-limit", "128", "--quiet"]
+    assert main([*argv, "--data-dir", str(dsprites_dir), "--out", str(out)]) == 0
+    with open(out / "beta_vae_dsprites.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["beta"], r["seed"]) for r in rows] == [("8.0", "0")]
+    assert all(0.0 <= float(r["mig_10k"]) <= 1.0 and float(r["elbo"]) < 0 for r in rows)
+    summary = (out / "summary.md").read_text()
+    assert "| 8 |" in summary and "MIG (10,000 pts)" in summary and "4 Adam steps of 64 per run" in summary
+    assert (out / "traversal_beta8.png").is_file() and (out / "mutual_information_beta8.png").is_file()
 
 
 def test_disentanglement_of_data_without_factors_names_the_ones_with_factors(tmp_path, capsys) -> None:
