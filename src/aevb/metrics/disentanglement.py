@@ -194,7 +194,14 @@ def mig_from_codes(
     gap as ``mig_NAME`` (``names``, default the factor's index)."""
     if codes.shape[1] < 2:
         raise ConfigError(f"MIG needs at least two code dimensions; got {codes.shape[1]}")
-    mi = mutual_information(codes, classes, bins)
+    return mig_from_mutual_information(mutual_information(codes, classes, bins), classes, names)
+
+
+def mig_from_mutual_information(
+    mi: np.ndarray, classes: np.ndarray, names: Sequence[str] | None = None
+) -> dict[str, float]:
+    """MIG from I(z_j; v_k) ``[d, K]`` (:func:`mutual_information`) and the factor classes ``[N, K]`` it came from:
+    per factor (top − second I(z_j; v_k)) / H(v_k), averaged."""
     top = np.sort(mi, axis=0)[::-1]
     gaps = (top[0] - top[1]) / factor_entropy(classes)
     names = names or [str(k) for k in range(len(gaps))]

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from aevb.atomic import write_text_atomic
 from aevb.config import Config, ModelConfig, TrainConfig
 from aevb.data import TensorData, load_dataset
 from aevb.errors import ConfigError, Interrupted
@@ -217,7 +218,7 @@ def train_run(
         run_dir.mkdir(parents=True)
         opts.log(f"  {name}: training {train_cfg.epochs} epochs on {len(train)} points ...")
     # Until the fit ends the record says "unfinished" (no seconds): a stopped call is continued by the next one.
-    record_path.write_text(json.dumps({"stamp": stamp}) + "\n")
+    write_text_atomic(record_path, json.dumps({"stamp": stamp}) + "\n")
     start = time.perf_counter()
     result = trainer.fit()
     if result.interrupted:
@@ -225,7 +226,7 @@ def train_run(
     seconds = before + time.perf_counter() - start
     budget = {"epochs": train_cfg.epochs, "steps": train_cfg.steps}
     record = {"stamp": stamp, "settings": settings, "budget": budget, "seconds": seconds}
-    record_path.write_text(json.dumps(record) + "\n")
+    write_text_atomic(record_path, json.dumps(record) + "\n")
     opts.log(f"  {name}: done in {seconds:.0f} s")
     return RunResult(name, run_dir, result.history, seconds)
 

@@ -18,7 +18,7 @@ from aevb.metrics.disentanglement import (
     Representation,
     disentanglement,
     factor_codes,
-    mig_from_codes,
+    mig_from_mutual_information,
     mutual_information,
 )
 from aevb.plots.grids import encode_mean
@@ -74,7 +74,7 @@ def disentanglement_run(
     result = {
         "metrics": scores,
         "mutual_information_nats": mi.tolist(),
-        "mig_at_mutual_information_points": mig_from_codes(codes, classes, names=truth.factor_names),
+        "mig_at_mutual_information_points": mig_from_mutual_information(mi, classes, truth.factor_names),
         "factor_names": list(truth.factor_names),
         "num_train": num_train,
         "mutual_information_points": mi_n,
