@@ -206,6 +206,43 @@ def test_disentanglement_command_on_a_dsprites_run(dsprites_dir, tmp_path, capsy
     assert (tmp_path / "run" / "disentanglement" / "mutual_information.png").is_file()
 
 
+def test_disentanglement_is_reused_only_for_the_same_weights_and_arguments(dsprites_dir, tmp_path, monkeypatch) -> None:
+    import torch
+
+    from aevb.cli import main
+    from aevb.io import load_model, save_model
+    from aevb.runs import disentangle
+
+    run = tmp_path / "run"
+    train = ["train", "--dataset", "dsprites", "--data-dir", str(dsprites_dir), "--latent-dim", "2", "--hidden", "8"]
+    train += ["--batch-size", "64", "--steps", "2", "--eval-every", "0", "--progress", "false", "--out", str(run)]
+    assert main(train) == 0
+    args = {"metrics": ["mig"], "num_train": 200, "num_eval": 100, "mi_points": 1000}
+    first = disentangle.disentanglement_run(run, **args, reuse=True)
+    stored = run / "disentanglement" / "disentanglement.json"
+    stamp = stored.stat().st_mtime_ns
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the metrics were recomputed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(disentangle, "disentanglement", refuse)
+        assert disentangle.disentanglement_run(run, **args, reuse=True) == first
+        assert stored.stat().st_mtime_ns == stamp  # returned as stored, not rewritten
+        with pytest.raises(AssertionError, match="recomputed"):  # other arguments
+            disentangle.disentanglement_run(run, **{**args, "num_train": 300}, reuse=True)
+        with pytest.raises(AssertionError, match="recomputed"):  # reuse is asked for, not the default
+            disentangle.disentanglement_run(run, **args)
+    model = load_model(run)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5)
+    save_model(model, run)  # other weights in the same run directory
+    second = disentangle.disentanglement_run(run, **args, reuse=True)
+    assert second["weights_sha256"] != first["weights_sha256"]
+    assert second["mutual_information_nats"] != first["mutual_information_nats"]
+
+
 @pytest.mark.slow  # ~40 s: DCI's gradient boosting and reading dSprites dominate
 def test_reproduce_beta_vae_dsprites_end_to_end(dsprites_dir, tmp_path) -> None:
     import csv

@@ -13,7 +13,9 @@ from torch import nn
 
 from aevb.atomic import write_text_atomic
 from aevb.data import load_ground_truth
+from aevb.data.download import sha256_file
 from aevb.data.dsprites import DSprites
+from aevb.io import WEIGHTS
 from aevb.metrics.disentanglement import (
     Representation,
     disentanglement,
@@ -51,6 +53,7 @@ def disentanglement_run(
     num_eval: int = 5_000,
     seed: int = 0,
     mi_points: int = 10_000,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     """Every metric of ``metrics`` for the run's posterior means, and I(z_j; v_k) over ``max(num_train, mi_points)``
     observations (the plug-in estimate with 20 bins is biased up by about (20 − 1)(classes − 1) / 2N nats: 0.37 nats
@@ -59,10 +62,25 @@ def disentanglement_run(
     were asked for fewer, at the cost of one histogram).
 
     Writes ``RUN/disentanglement/disentanglement.json`` and ``mutual_information.png`` (a heat map: latents ×
-    factors, nats) and returns the JSON's content.
+    factors, nats) and returns the JSON's content. With ``reuse``, a JSON already written for the same weights
+    (their sha256) and the same arguments is returned as it is: an experiment that reruns only to rebuild its table
+    then spends no minutes rescoring runs that did not change.
     """
     require_sklearn("aevb disentanglement")
     run = Run(run_dir)
+    folder = run.dir / "disentanglement"
+    key = {
+        "weights_sha256": sha256_file(run.dir / WEIGHTS),
+        "metrics_requested": list(metrics),
+        "num_train": num_train,
+        "num_eval": num_eval,
+        "seed": seed,
+        "mi_points_requested": mi_points,
+    }
+    if reuse:
+        cached = _cached(folder / "disentanglement.json", key)
+        if cached is not None:
+            return cached
     model = run.model.eval()
     truth = ground_truth(run)
     represent = posterior_means(model)
@@ -76,14 +94,11 @@ def disentanglement_run(
         "mutual_information_nats": mi.tolist(),
         "mig_at_mutual_information_points": mig_from_mutual_information(mi, classes, truth.factor_names),
         "factor_names": list(truth.factor_names),
-        "num_train": num_train,
         "mutual_information_points": mi_n,
-        "num_eval": num_eval,
-        "seed": seed,
         "representation": "posterior mean E_q[z|x]",
         "seconds": time.perf_counter() - start,
+        **key,  # num_train, num_eval, seed and what identifies the weights, for reuse
     }
-    folder = run.dir / "disentanglement"
     folder.mkdir(exist_ok=True)
     write_text_atomic(folder / "disentanglement.json", json.dumps(result, indent=2) + "\n")
     save_heatmap(
@@ -95,3 +110,15 @@ def disentanglement_run(
         unit="nats",
     )
     return result
+
+
+def _cached(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The result stored at ``path`` when it was computed with exactly ``key``; None otherwise (absent, unreadable,
+    written by an older aevb without the key, or for other weights or arguments)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or any(stored.get(k) != v for k, v in key.items()):
+        return None
+    return stored
