@@ -243,23 +243,29 @@ def test_disentanglement_is_reused_only_for_the_same_weights_and_arguments(dspri
     assert second["mutual_information_nats"] != first["mutual_information_nats"]
 
 
-@pytest.mark.slow  # ~40 s: DCI's gradient boosting and reading dSprites dominate
-def test_reproduce_beta_vae_dsprites_end_to_end(dsprites_dir, tmp_path) -> None:
+@pytest.mark.slow  # ~25 s each: DCI's gradient boosting and reading dSprites dominate
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_reproduce_beta_vae_dsprites_end_to_end(dsprites_dir, tmp_path, arch) -> None:
     import csv
 
     from aevb.cli import main
+    from aevb.runs.rundir import run_config
 
     out = tmp_path / "bvd"
-    argv = ["reproduce", "beta-vae-dsprites", "--betas", "8", "--seeds", "1", "--steps", "4"]
+    tag = "" if arch == "mlp" else "conv_"
+    argv = ["reproduce", "beta-vae-dsprites", "--betas", "8", "--seeds", "1", "--steps", "4", "--arch", arch]
     argv += ["--metric-points", "40", "--train-limit", "256", "--test-limit", "128", "--quiet"]
     assert main([*argv, "--data-dir", str(dsprites_dir), "--out", str(out)]) == 0
-    with open(out / "beta_vae_dsprites.csv") as fh:
+    with open(out / f"{tag}beta_vae_dsprites.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["beta"], r["seed"]) for r in rows] == [("8.0", "0")]
     assert all(0.0 <= float(r["mig_10k"]) <= 1.0 and float(r["elbo"]) < 0 for r in rows)
-    summary = (out / "summary.md").read_text()
+    summary = (out / f"{tag}summary.md").read_text()
     assert "| 8 |" in summary and "MIG (10,000 pts)" in summary and "4 Adam steps of 64 per run" in summary
-    assert (out / "traversal_beta8.png").is_file() and (out / "mutual_information_beta8.png").is_file()
+    assert f"{arch} networks" in summary
+    assert (out / f"{tag}traversal_beta8.png").is_file() and (out / f"{tag}mutual_information_beta8.png").is_file()
+    model = run_config(out / "runs" / f"{tag}beta8_seed0").model
+    assert (model.arch, model.hidden) == (arch, [1200, 1200] if arch == "mlp" else [32, 32, 32, 32])
 
 
 def test_disentanglement_of_data_without_factors_names_the_ones_with_factors(tmp_path, capsys) -> None:

@@ -104,6 +104,8 @@ def test_bad_names_are_errors(data, tmp_path, capsys):
     assert "matches none" in capsys.readouterr().err
     assert main(["reproduce", "fig4", "--out", str(tmp_path), "--budget", "-5", *data]) == 2
     assert "--budget must be a positive number" in capsys.readouterr().err
+    assert main(["reproduce", "beta-vae-dsprites", "--out", str(tmp_path), "--arch", "resnet", *data]) == 2
+    assert "--arch must be mlp or conv, got 'resnet'" in capsys.readouterr().err
 
 
 class _StopAfter(Hooks):

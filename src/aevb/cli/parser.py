@@ -353,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--precision", default="fp32", help="beta-vae-dsprites: fp32 or bf16 (autocast of the networks)")
     p.add_argument("--dsprites", default="dsprites", help="beta-vae-dsprites: dsprites or dsprites-published")
+    p.add_argument(
+        "--arch",
+        default="mlp",
+        help="beta-vae-dsprites: mlp (Higgins et al.'s 1200-1200, default) or conv (Burgess et al.'s 32-channel convs)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func="cmd_reproduce")

@@ -1,17 +1,20 @@
 """``aevb reproduce beta-vae-dsprites``: does a larger β disentangle dSprites' factors (Higgins et al. 2017)?
 
-Model: the β-VAE architecture Higgins et al. 2017 used for dSprites (their Table 1): fully connected encoder
-4096-1200-1200 (ReLU) to 10 Gaussian latents and a mirrored decoder to 4096 Bernoulli pixels (their decoder has a
-third 1200 layer and tanh units; ours mirrors the encoder: aevb's MLP). Adam at lr 1e-3, minibatches of 64, a step
-budget (``--steps``, default 3,000 = one pass over the 184,320-image training split) instead of their long schedule,
-so a run fits a laptop CPU. For every β and seed: the test-split ELBO, reconstruction and KL (nats per image), the
-BetaVAE / FactorVAE / MIG / DCI scores (:mod:`aevb.metrics.disentanglement`, with ``--metric-points`` training and
-half as many evaluation points per metric instead of disentanglement_lib's 10,000 / 5,000; MIG also at its
-10,000 points, from the heat map's observations), and the wall time.
-An interrupted call (Ctrl-C, a killed process) continues every unfinished run from its checkpoint (saved every
-1,000 steps) when it is run again with the same flags; a larger ``--steps`` continues finished runs. Pictures per
-β (first seed): a traversal with rows sorted by each latent's KL (latents under 0.05 nats marked "off") and a heat
-map of I(z_j; v_k).
+Model (``--arch mlp``, the default): the β-VAE architecture Higgins et al. 2017 used for dSprites (their Table 1):
+fully connected encoder 4096-1200-1200 (ReLU) to 10 Gaussian latents and a mirrored decoder to 4096 Bernoulli pixels
+(their decoder has a third 1200 layer and tanh units; ours mirrors the encoder: aevb's MLP). ``--arch conv``: the
+convolutions of Burgess et al. 2018, four 32-channel 4×4 stride-2 layers (64 → 4 pixels) each way, through aevb's
+conv arch, which goes from the 4×4×32 feature map straight to the latents (Burgess et al. put two 256-unit layers in
+between); its runs, pictures and table carry a ``conv_`` prefix so both architectures can share an output folder.
+Adam at lr 1e-3, minibatches of 64, a step budget (``--steps``, default 3,000 = one pass over the 184,320-image
+training split) instead of their long schedule, so a run fits a laptop CPU. For every β and seed: the test-split
+ELBO, reconstruction and KL (nats per image), the BetaVAE / FactorVAE / MIG / DCI scores
+(:mod:`aevb.metrics.disentanglement`, with ``--metric-points`` training and half as many evaluation points per
+metric instead of disentanglement_lib's 10,000 / 5,000; MIG also at its 10,000 points, from the heat map's
+observations), and the wall time. An interrupted call (Ctrl-C, a killed process) continues every unfinished run from
+its checkpoint (saved every 1,000 steps) when it is run again with the same flags; a larger ``--steps`` continues
+finished runs. Pictures per β (first seed): a traversal with rows sorted by each latent's KL (latents under 0.05
+nats marked "off") and a heat map of I(z_j; v_k).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from aevb.runs.disentangle import disentanglement_run
 DEFAULT_BETAS = (1.0, 4.0, 16.0)
 DEFAULT_STEPS = 3_000
 BATCH = 64
-HIDDEN = [1200, 1200]
+HIDDEN = {"mlp": [1200, 1200], "conv": [32, 32, 32, 32]}  # layer widths / channels per --arch
 LATENTS = 10
 OFF_NATS = 0.05
 CHECKPOINT_STEPS = 1_000  # about a minute of fp32 training on 2 CPU cores
@@ -84,20 +87,20 @@ def _row(beta: float, seed: int, model: Any, run_dir: Path, seconds: float, opts
     }
 
 
-def _pictures(beta: float, row: dict[str, Any], model: Any, test: Any, out: Path) -> None:
+def _pictures(beta: float, row: dict[str, Any], model: Any, test: Any, out: Path, tag: str) -> None:
     kl = row["kl_per_dim"]
     order = sorted(range(len(kl)), key=lambda j: -kl[j])
     labels = [f"z{j} KL {kl[j]:.2f}" if kl[j] > OFF_NATS else f"z{j} off" for j in order]
     shown = int(test.spread_indices(7)[3])  # a sprite from the middle of the test split
     x = test.x[shown : shown + 1]
     images = latent_traversal(model, x, span=2.5, steps=9, order=order)
-    save_traversal(images, model.event_shape, out / f"traversal_beta{beta:g}.png", row_labels=labels)
+    save_traversal(images, model.event_shape, out / f"{tag}traversal_beta{beta:g}.png", row_labels=labels)
     mi = np.array(row["mutual_information"])
     save_heatmap(
         mi[order],
         [lab.replace(" off", " (off)") for lab in labels],
         row["factor_names"],
-        out / f"mutual_information_beta{beta:g}.png",
+        out / f"{tag}mutual_information_beta{beta:g}.png",
         title=f"β = {beta:g}: I(z_j; factor) in nats, {row['mi_points']} observations (rows by KL)",
         unit="nats",
     )
@@ -107,11 +110,12 @@ def run(opts: Options, out: Path) -> Path:
     betas = opts.beta_values(DEFAULT_BETAS)
     steps = opts.steps or DEFAULT_STEPS
     train, test = load_pair(opts.dsprites, opts)
+    tag = "" if opts.arch == "mlp" else f"{opts.arch}_"  # the default's names are those of earlier versions
     rows = []
     for beta in betas:
         for seed in range(opts.seed, opts.seed + opts.seeds):
-            name = f"beta{beta:g}_seed{seed}"
-            model_cfg = ModelConfig(latent_dim=LATENTS, hidden=HIDDEN, activation="relu")
+            name = f"{tag}beta{beta:g}_seed{seed}"
+            model_cfg = ModelConfig(latent_dim=LATENTS, hidden=HIDDEN[opts.arch], arch=opts.arch, activation="relu")
             train_cfg = quiet_train(
                 opts,
                 opts.dsprites,
@@ -137,11 +141,11 @@ def run(opts: Options, out: Path) -> Path:
                 f"({time.perf_counter() - start:.0f} s with the metrics)"
             )
             if seed == opts.seed:
-                _pictures(beta, row, model, test, out)
+                _pictures(beta, row, model, test, out, tag)
             rows.append(row)
     skip = ("kl_per_dim", "mutual_information", "factor_names", "mi_points")
     flat = [{k: v for k, v in r.items() if k not in skip} for r in rows]
-    write_csv(out / "beta_vae_dsprites.csv", flat)
+    write_csv(out / f"{tag}beta_vae_dsprites.csv", flat)
     table = []
     for beta in betas:
         mine = [r for r in rows if r["beta"] == beta]
@@ -156,14 +160,16 @@ def run(opts: Options, out: Path) -> Path:
     text = [
         "# β-VAE on dSprites",
         "",
-        f"{len(train)} training images, {len(test)} test images; {steps} Adam steps of 64 per run; metrics on "
+        f"{len(train)} training images, {len(test)} test images; {opts.arch} networks ({HIDDEN[opts.arch]}); "
+        f"{steps} Adam steps of 64 per run; metrics on "
         f"{opts.metric_points} training / {max(opts.metric_points // 2, 1)} evaluation points; mean ± sd over "
         f"{opts.seeds} seed(s); precision {opts.precision}.",
         "",
         markdown_table(header, table),
         "",
-        "Pictures: traversal_beta*.png (rows sorted by KL, 'off' = under 0.05 nats), mutual_information_beta*.png.",
+        f"Pictures: {tag}traversal_beta*.png (rows sorted by KL, 'off' = under 0.05 nats), "
+        f"{tag}mutual_information_beta*.png.",
     ]
-    path = out / "summary.md"
+    path = out / f"{tag}summary.md"
     path.write_text("\n".join(text) + "\n")
     return path

@@ -53,13 +53,14 @@ class Options:
     estimator: str = "hmc"
     eval_points: int = 1000
     probes: int = 5
-    # beta-vae-dsprites: the β values, seeds per β, the step budget, metric points, precision, dataset
+    # beta-vae-dsprites: the β values, seeds per β, the step budget, metric points, precision, dataset, networks
     betas: str | list[float] | None = None
     seeds: int = 3
     steps: int = 0
     metric_points: int = 2000
     precision: str = "fp32"
     dsprites: str = "dsprites"
+    arch: str = "mlp"
 
     def __post_init__(self) -> None:
         if self.budget is not None and self.budget <= 0:
@@ -67,6 +68,8 @@ class Options:
         for name in ("eval_points", "probes", "seeds", "metric_points"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.arch not in ("mlp", "conv"):
+            raise ConfigError(f"--arch must be mlp or conv, got {self.arch!r}")
         for name in ("train_limit", "test_limit", "steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0 (0: all), got {getattr(self, name)}")
