@@ -58,7 +58,7 @@ COLUMNS = (
 
 def _row(beta: float, seed: int, model: Any, run_dir: Path, seconds: float, opts: Options, test: Any) -> dict[str, Any]:
     ev = evaluate(model, test.x, seed=seed)
-    # reuse: rebuilding the table over finished runs (new βs or seeds next to old ones) rescoring none of them
+    # reuse: rebuilding the table over finished runs (new βs or seeds next to old ones) rescores none of them
     scores = disentanglement_run(
         run_dir, num_train=opts.metric_points, num_eval=max(opts.metric_points // 2, 1), seed=seed, reuse=True
     )
