@@ -11,7 +11,8 @@ training split) instead of their long schedule, so a run fits a laptop CPU. For 
 ELBO, reconstruction and KL (nats per image), the BetaVAE / FactorVAE / MIG / DCI scores
 (:mod:`aevb.metrics.disentanglement`, with ``--metric-points`` training and half as many evaluation points per
 metric instead of disentanglement_lib's 10,000 / 5,000; MIG also at its 10,000 points, from the heat map's
-observations), and the wall time. An interrupted call (Ctrl-C, a killed process) continues every unfinished run from
+observations), and the wall time; with two or more seeds per β, ``summary.md`` also states each β's difference from
+β = 1 in standard errors (:func:`separation`). An interrupted call (Ctrl-C, a killed process) continues every unfinished run from
 its checkpoint (saved every 1,000 steps) when it is run again with the same flags; a larger ``--steps`` continues
 finished runs. Pictures per β (first seed): a traversal with rows sorted by each latent's KL (latents under 0.05
 nats marked "off") and a heat map of I(z_j; v_k).
@@ -87,6 +88,45 @@ def _row(beta: float, seed: int, model: Any, run_dir: Path, seconds: float, opts
     }
 
 
+SEPARATED = ("mig", "mig_10k", "beta_vae", "factor_vae", "dci_d")  # the scores compared with β = 1 in the summary
+
+
+def separation(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+    """How far ``other``'s seeds sit above ``reference``'s: the difference of the means and its standard error,
+
+        Δ = mean(other) − mean(reference),   SE(Δ) = √(s_r² / n_r + s_o² / n_o)   (sample sds, ddof = 1),
+
+    the issue's acceptance measure ("above β = 1 by more than two standard errors over 3 seeds"). Needs two seeds
+    of each; SE is 0 (up to rounding) when every seed of both scored the same, and the summary then states Δ alone.
+    """
+    if len(reference) < 2 or len(other) < 2:
+        raise ValueError("a standard error needs at least two seeds of each β")
+    diff = float(np.mean(other) - np.mean(reference))
+    se = float(np.sqrt(np.var(reference, ddof=1) / len(reference) + np.var(other, ddof=1) / len(other)))
+    return diff, se
+
+
+def _separation_lines(rows: list[dict[str, Any]], betas: list[float]) -> list[str]:
+    """One line per β ≠ 1 with the differences from β = 1 in standard errors, when both have ≥ 2 seeds."""
+    titles = dict(COLUMNS)
+    base = [r for r in rows if r["beta"] == 1.0]
+    lines = []
+    for beta in betas:
+        mine = [r for r in rows if r["beta"] == beta]
+        if beta == 1.0 or len(base) < 2 or len(mine) < 2:
+            continue
+        parts = []
+        for key in SEPARATED:  # SE ≤ 1e-12: identical scores over seeds (0 but for rounding), no ratio to state
+            diff, se = separation(np.array([r[key] for r in base]), np.array([r[key] for r in mine]))
+            ratio = f" ({diff / se:+.1f} SE)" if se > 1e-12 else ""
+            parts.append(f"{titles[key]} {diff:+.3f}{ratio}")
+        lines.append(f"- β = {beta:g} − β = 1: " + ", ".join(parts))
+    if not lines:
+        return []
+    head = "Against β = 1 (difference of the means over seeds; SE = √(s₁²/n₁ + s_β²/n_β), sample sds):"
+    return ["", head, *lines]
+
+
 def _pictures(beta: float, row: dict[str, Any], model: Any, test: Any, out: Path, tag: str) -> None:
     kl = row["kl_per_dim"]
     order = sorted(range(len(kl)), key=lambda j: -kl[j])
@@ -152,9 +192,11 @@ def run(opts: Options, out: Path) -> Path:
         cells: list[Any] = [f"{beta:g}"]
         for key, _ in COLUMNS:
             values = np.array([r[key] for r in mine], dtype=float)
-            sd = values.std(ddof=1) if len(values) > 1 else 0.0
             digits = 0 if key == "seconds" else 1 if key in ("elbo", "reconstruction", "kl", "active") else 3
-            cells.append(f"{values.mean():.{digits}f} ± {sd:.{digits}f}")
+            if len(values) > 1:
+                cells.append(f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}")
+            else:  # one seed has no spread to state
+                cells.append(f"{values.mean():.{digits}f}")
         table.append(cells)
     header = ["β", *[title for _, title in COLUMNS]]
     text = [
@@ -166,6 +208,7 @@ def run(opts: Options, out: Path) -> Path:
         f"{opts.seeds} seed(s); precision {opts.precision}.",
         "",
         markdown_table(header, table),
+        *_separation_lines(rows, betas),
         "",
         f"Pictures: {tag}traversal_beta*.png (rows sorted by KL, 'off' = under 0.05 nats), "
         f"{tag}mutual_information_beta*.png.",
