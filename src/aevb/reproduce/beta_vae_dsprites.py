@@ -12,10 +12,10 @@ ELBO, reconstruction and KL (nats per image), the BetaVAE / FactorVAE / MIG / DC
 (:mod:`aevb.metrics.disentanglement`, with ``--metric-points`` training and half as many evaluation points per
 metric instead of disentanglement_lib's 10,000 / 5,000; MIG also at its 10,000 points, from the heat map's
 observations), and the wall time; with two or more seeds per β, ``summary.md`` also states each β's difference from
-β = 1 in standard errors (:func:`separation`). An interrupted call (Ctrl-C, a killed process) continues every unfinished run from
-its checkpoint (saved every 1,000 steps) when it is run again with the same flags; a larger ``--steps`` continues
-finished runs. Pictures per β (first seed): a traversal with rows sorted by each latent's KL (latents under 0.05
-nats marked "off") and a heat map of I(z_j; v_k).
+β = 1 in standard errors (:func:`separation`). An interrupted call (Ctrl-C, a killed process) continues every
+unfinished run from its checkpoint (saved every 1,000 steps) when it is run again with the same flags; a larger
+``--steps`` continues finished runs. Pictures per β (first seed): a traversal with rows sorted by each latent's KL
+(latents under 0.05 nats marked "off") and a heat map of I(z_j; v_k).
 """
 
 from __future__ import annotations
