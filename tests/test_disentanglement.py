@@ -70,6 +70,22 @@ def test_ground_truth_scores_are_perfect() -> None:
     assert scores["informativeness_test"] > 0.97
 
 
+def test_beta_vae_score_reports_whether_its_classifier_converged_instead_of_warning() -> None:
+    import warnings
+
+    def badly_scaled(x: np.ndarray) -> np.ndarray:  # one factor a million times larger: L-BFGS runs out of steps
+        out = truth(x).astype(float)
+        out[:, 0] *= 1e6
+        return out
+
+    assert beta_vae_score(TOY, truth, rng(), num_train=500, num_eval=300)["classifier_converged"] is True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores = beta_vae_score(TOY, badly_scaled, rng(), num_train=500, num_eval=300)
+    assert scores["classifier_converged"] is False
+    assert not [w for w in caught if w.category.__name__ == "ConvergenceWarning"]  # reported, not printed
+
+
 def test_noise_scores_are_chance() -> None:
     assert beta_vae_score(TOY, noise, rng(), num_train=500, num_eval=500)["eval_accuracy"] < 0.35  # chance 0.2
     assert factor_vae_score(TOY, noise, rng(), num_train=500, num_eval=500, num_variance=1000)["eval_accuracy"] < 0.35
