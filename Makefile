@@ -1,8 +1,11 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   -- create .venv, install aevb, train on the offline MNIST sample, write pictures and metrics
 #   make test   -- create .venv with the dev extras, run the test suite
+#   make test PYTHON=python3.13  -- the same suite on another Python, in its own .venv-python3.13
 PYTHON ?= python3
-VENV   := .venv
+# One environment per interpreter, so the suite can run on several side by side: .venv for the default python3,
+# .venv-<name> for any other (PYTHON=python3.13 -> .venv-python3.13).
+VENV   ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 DEMO_OUT ?= runs/demo

@@ -97,7 +97,8 @@ def test_torchrun_two_ranks_match_one_process_and_resume(tmp_path):
     np.save(tmp_path / "toy.npy", data.x.numpy().astype(np.float32))
     run = tmp_path / "run"
     # 81 training points in global batches of 20: the last batch (1 point) leaves rank 0 with an empty slice.
-    common = ["--eval-every", "0", "--batch-size", "20", "--progress", "false", "--out", str(run)]
+    # --device cpu: the test is about gloo over loopback, also on a machine with fewer GPUs than ranks
+    common = ["--eval-every", "0", "--batch-size", "20", "--progress", "false", "--device", "cpu", "--out", str(run)]
     model_flags = ["--dataset", str(tmp_path / "toy.npy"), "--hidden", "16", "--latent-dim", "2", "--seed", "3"]
     extra = []
     from aevb.config import TrainConfig
@@ -147,3 +148,19 @@ def test_resume_with_another_number_of_processes_refused():
         Distributed(rank=0, world=3).pick_rng(state)
     with pytest.raises(ConfigError, match="1 process"):
         Distributed(rank=0, world=2).pick_rng({"torch_rng": torch.get_rng_state(), "torch_rng_ranks": None})
+
+
+def test_more_ranks_than_gpus_is_a_clear_error(monkeypatch):
+    """torchrun --nproc_per_node=2 on a machine with fewer GPUs: a ConfigError naming the counts and the two ways out,
+    not NCCL's "invalid device ordinal" (checked before any process group is joined)."""
+    from aevb.errors import ConfigError
+    from aevb.training.distributed import Distributed
+
+    gpus = torch.cuda.device_count()
+    world = gpus + 2  # at least two processes (one process never joins a group), one more than the GPUs
+    monkeypatch.setenv("WORLD_SIZE", str(world))
+    monkeypatch.setenv("RANK", str(world - 1))
+    monkeypatch.setenv("LOCAL_RANK", str(world - 1))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(world))
+    with pytest.raises(ConfigError, match=rf"started {world} processes .* has {gpus} CUDA .*--device cpu"):
+        Distributed.from_env(torch.device("cuda"))

@@ -103,3 +103,24 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     assert 0.005 < dark.mean() < 0.6
     # The pictures are drawn: dark pixels appear well below the header, not just in the title line.
     assert dark[400:].mean() > 0.002
+
+
+def test_report_without_the_data_says_once_what_it_left_out(run, tmp_path, capsys):
+    """The run's dataset cannot be read here (moved away): the pictures that need no data are drawn, those that
+    read datapoints are left out, and both the page and the terminal say so, once, with the reason."""
+    moved = tmp_path / "run"
+    shutil.copytree(run, moved)
+    config = moved / "config.toml"
+    gone = tmp_path / "gone.npz"
+    config.write_text(config.read_text().replace(str(run.parent / "toy.npz"), str(gone)))
+    capsys.readouterr()
+    assert main(["report", str(moved), "--out", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("left out of the report")]
+    assert len(lines) == 1, err
+    assert "recon, scatter, interp, traverse: not drawn" in lines[0] and str(gone) in lines[0]
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("not drawn") == 1
+    parser = _Collect()
+    parser.feed(page)
+    assert len(parser.sources) == 7  # curves, samples, manifold + the 4 pictures written during training

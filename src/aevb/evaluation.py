@@ -17,8 +17,8 @@ from aevb.estimators import elbo
 from aevb.inference.importance import chunk_pairs, compile_pays, log_likelihood, sample_chunk
 from aevb.inference.latents import LatentStats
 from aevb.inference.marginal import NLL_ESTIMATORS
-from aevb.models.protocols import BoundModel, ClassifyingModel, as_input
-from aevb.runtime import autocast, fork_rng, tune_cpu_allocator
+from aevb.models.protocols import BoundModel, ClassifyingModel, as_input, is_variational
+from aevb.runtime import autocast, fork_rng, module_device, tune_cpu_allocator
 
 __all__ = ["Evaluation", "chunk_pairs", "evaluate", "log_likelihood", "sample_chunk"]
 
@@ -97,7 +97,7 @@ def evaluate(
         compile = nll_estimator == "is" and nll_samples > 0 and compile_pays(len(x), nll_samples)
     elif compile and nll_estimator != "is":
         raise ConfigError(f"compile applies to the importance-sampling estimator ('is'), not {nll_estimator!r}")
-    if isinstance(model, BoundModel) and not model.variational:
+    if isinstance(model, BoundModel) and not is_variational(model):
         raise ConfigError(
             f"{type(model).__name__} is not variational (its encoder gives a point, not a density): it has no ELBO "
             "or log p(x); its reconstruction error per datapoint is `aevb score RUN --score recon`"
@@ -108,7 +108,7 @@ def evaluate(
             "NLL, prior bits/dim, ELBO under its prior) are in the run's metrics.jsonl, from model.evaluate_metrics"
         )
     x = as_input(model, x)
-    device = next(model.parameters()).device
+    device = module_device(model)
     mixed_precision = autocast(device, precision)  # an unknown precision fails here, before anything runs
     estimate_log_px = NLL_ESTIMATORS.get(nll_estimator)
     was_training = model.training

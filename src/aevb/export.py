@@ -11,6 +11,7 @@ PyTorch on a random batch.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
@@ -116,7 +117,8 @@ def export_onnx(model: BoundModel, out_dir: str | Path, *, check_batch: int = 10
         raise ConfigError(
             f"export covers models with an encoder q(z|x) and a decoder p(x|z); got {type(model).__name__}"
         )
-    model = model.cpu().eval()
+    # A CPU copy in eval mode: the caller's model keeps its device and mode (ONNX export and the check run on the CPU).
+    model = copy.deepcopy(model).cpu().eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(seed)

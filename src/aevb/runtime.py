@@ -1,5 +1,11 @@
 """Where and how tensors are computed: the device, the precision, forked random streams, and the CPU allocator.
 
+**Where tensors live (one rule).** A model's parameters decide: every public method of a model and every library
+function that takes a model moves its tensor inputs to the model's device (:func:`module_device`, :func:`to_device`;
+a no-op when they are there already), so users may pass CPU data to a model on a GPU. What leaves the library for
+files, NumPy or Python numbers is moved to the CPU first. Inside a training step the trainer hands the method
+minibatches already on the device, so a compiled step never meets a tensor of another device.
+
 glibc's malloc serves large blocks (above a threshold that starts at 128 KiB) with fresh ``mmap`` calls and returns
 them with ``munmap`` when freed, so a training step can page-fault in new activation and gradient buffers that the
 kernel zeroes. glibc raises its threshold by itself after such frees, but how soon depends on the process's history
@@ -28,6 +34,22 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (or buffer); the CPU for a module that holds neither."""
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def to_device(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    """``tensor`` on ``device`` (itself when it is there already; None stays None)."""
+    if tensor is None or tensor.device == device:
+        return tensor
+    return tensor.to(device)
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

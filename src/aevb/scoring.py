@@ -32,7 +32,7 @@ from aevb.data import check_data
 from aevb.errors import ConfigError
 from aevb.estimators import Terms, elbo
 from aevb.inference.importance import log_likelihood
-from aevb.models.protocols import BoundModel, as_input
+from aevb.models.protocols import BoundModel, as_input, is_variational
 from aevb.names import DEFAULT_SCORE
 from aevb.plots.png import shows_as_images, to_images
 from aevb.registry import Registry
@@ -169,7 +169,7 @@ def score(
         raise ConfigError(f"{type(model).__name__} has no variational bound to score with")
     settings = settings or ScoreSettings()
     functions = {name: SCORES.get(name) for name in kinds}  # an unknown name fails before any work
-    if not model.variational and set(kinds) - {"recon"}:
+    if not is_variational(model) and set(kinds) - {"recon"}:
         raise ConfigError(
             f"{type(model).__name__} is not variational: it has no likelihood or bound to score with, so only recon "
             f"applies (asked for {', '.join(kinds)}; the default score is {DEFAULT_SCORE}): pass --score recon"

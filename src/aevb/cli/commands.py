@@ -279,7 +279,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(f"wrote {write_report(args.run, args.out, nll_samples=args.nll_samples)}")
+    skipped: list[str] = []
+    print(f"wrote {write_report(args.run, args.out, nll_samples=args.nll_samples, skipped=skipped)}")
+    for note in skipped:  # the page says it too; a user who does not open it should not miss it
+        print(f"left out of the report: {note}", file=sys.stderr)
     return 0
 
 

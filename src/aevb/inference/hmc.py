@@ -18,11 +18,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aevb.runtime import module_device, to_device
+
 LogDensity = Callable[[torch.Tensor], torch.Tensor]
 
 
 def log_joint(model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> LogDensity:
-    """z ``[..., B, D]`` ↦ log p(z) + log p_θ(x|z), ``[..., B]``: the unnormalized log posterior of ``x``."""
+    """z ``[..., B, D]`` ↦ log p(z) + log p_θ(x|z), ``[..., B]``: the unnormalized log posterior of ``x`` (``x`` and
+    ``context`` on any device; the density is computed on the model's)."""
+    device = module_device(model)
+    x, context = to_device(x, device), to_device(context, device)
     prior = model.prior_distribution(context)
 
     def log_density(z: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ import torch
 from torch.distributions import Distribution
 
 from aevb.config import AUTO_COMPILE_PAIRS
-from aevb.models.protocols import BoundModel, GenerativeModel, as_input
+from aevb.models.protocols import BoundModel, as_input
+from aevb.runtime import to_device
 
 # Bytes one chunk's decoder output may take. Small enough to stay in the last-level cache and below the allocator's
 # mmap threshold, so the elementwise passes after the GEMM hit cache and freed blocks are reused instead of being
@@ -31,7 +32,7 @@ def compile_pays(n: int, num_samples: int) -> bool:
 def _floats_per_pair(model: BoundModel) -> int:
     """Floats of the largest activation one (sample, datapoint) pair makes: the decoder's output parameters."""
     # A model built by hand without aevb's decoder: assume two parameters per dimension (a Gaussian's).
-    n_params = model.decoder.family.n_params if isinstance(model, GenerativeModel) else 2
+    n_params = getattr(getattr(getattr(model, "decoder", None), "family", None), "n_params", 2)
     return max(n_params * math.prod(model.event_shape), 1)
 
 
@@ -84,6 +85,7 @@ def log_likelihood(
     ε with inductor's generator: the same distribution and seed-determined, not the same numbers as eager.
     """
     x = as_input(model, x)
+    context = to_device(context, x.device)  # on the model's device before any chunk: a compiled one never moves data
     pairs = chunk_pairs(model, memory_budget)
     block = max(1, min(x.shape[0], pairs))  # datapoints per block: at least one sample of each fits a chunk
     run_chunk = _compiled_chunk() if compile else _chunk_log_weights

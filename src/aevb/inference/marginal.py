@@ -20,6 +20,7 @@ from aevb.inference.hmc import log_joint, run_chains
 from aevb.inference.importance import log_likelihood
 from aevb.models.protocols import BoundModel
 from aevb.registry import Registry
+from aevb.runtime import module_device, to_device
 
 NLL_ESTIMATORS: Registry = Registry("marginal-likelihood estimator")
 NLL_ESTIMATORS.register("is")(log_likelihood)
@@ -79,6 +80,8 @@ def hmc_log_likelihood(
             "the HMC estimator needs num_samples >= 2, chains >= 1, thin >= 1, n_leapfrog >= 1 and burn_in >= 0; "
             f"got num_samples={num_samples}, chains={chains}, thin={thin}, n_leapfrog={n_leapfrog}, burn_in={burn_in}"
         )
+    device = module_device(model)
+    x, context = to_device(x, device), to_device(context, device)
     chains = min(chains, num_samples)
     per_chain = math.ceil(num_samples / chains)
     log_density = log_joint(model, x, context)

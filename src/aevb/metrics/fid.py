@@ -26,7 +26,7 @@ from aevb.metrics.classifier import classifier_for
 from aevb.metrics.inception import FIDInceptionV3, load_fid_weights
 from aevb.models.protocols import GenerativeModel, labels_to_context
 from aevb.registry import Registry
-from aevb.runtime import fork_rng
+from aevb.runtime import fork_rng, module_device
 
 # Feature extractors: ``FEATURES.get(name)(weights, data, device) -> FeatureExtractor``.
 FEATURES: Registry[Callable[..., Any]] = Registry("FID feature extractor")
@@ -88,7 +88,7 @@ class FeatureExtractor:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        device = next(self.net.parameters()).device
+        device = module_device(self.net)
         out = [
             self.net(x[i : i + self.batch_size].to(device).float().clamp(0, 1)).double().cpu()
             for i in range(0, x.shape[0], self.batch_size)
@@ -128,7 +128,7 @@ def model_fid(model: GenerativeModel, data: TensorData, extractor: FeatureExtrac
     those points' labels)."""
     n = min(n, len(data))
     real = data.x[:n]
-    device = next(model.parameters()).device
+    device = module_device(model)
     was_training = model.training
     model.eval()
     try:

@@ -22,6 +22,7 @@ from aevb.models.vae import VAE, build_vae_parts
 from aevb.nets import initialize_
 from aevb.priors import FittedGaussianPrior
 from aevb.registry import MODELS
+from aevb.runtime import module_device
 
 
 class AutoEncoder(VAE):
@@ -33,7 +34,7 @@ class AutoEncoder(VAE):
     @torch.no_grad()
     def fit_prior(self, x: torch.Tensor, batch_size: int = 1000) -> None:
         """Fit the sampling distribution N(μ, Σ) to the codes f(x) of the training inputs ``x``."""
-        device = next(self.parameters()).device
+        device = module_device(self)
         codes = torch.cat([self.encode(x[i : i + batch_size].to(device)).mean for i in range(0, len(x), batch_size)])
         self.prior.fit(codes)
 

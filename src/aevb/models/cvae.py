@@ -19,10 +19,12 @@ from torch.distributions import Distribution
 
 from aevb.config import ModelConfig
 from aevb.errors import ConfigError, DataError
+from aevb.models.protocols import ConditionalModel
 from aevb.models.vae import VAE, build_vae_parts
 from aevb.nets import initialize_
 from aevb.priors import ConditionalGaussianPrior, StandardNormalPrior
 from aevb.registry import MODELS, Registry
+from aevb.runtime import module_device, to_device
 
 # p(z|c) by ``ModelConfig.conditional_prior``: (config) -> prior module.
 CONDITIONAL_PRIORS: Registry = Registry("conditional prior")
@@ -32,7 +34,7 @@ CONDITIONAL_PRIORS.register("learned")(
 )
 
 
-class CVAE(VAE):
+class CVAE(VAE, ConditionalModel):
     """A :class:`VAE` whose encoder, decoder and prior all see the context c (a one-hot label)."""
 
     def __init__(self, *args, num_classes: int, **kwargs) -> None:  # noqa: ANN002,ANN003 - VAE's signature
@@ -64,7 +66,7 @@ class CVAE(VAE):
         row)."""
         if context is None:
             raise ValueError("a conditional VAE needs a context: pass make_context(labels)")
-        prior = self.prior(context)
+        prior = self.prior(to_device(context, module_device(self)))
         return prior.expand(context.shape[:-1]) if prior.batch_shape == () else prior
 
 

@@ -26,11 +26,13 @@ from torch.distributions import Distribution
 from aevb.config import ModelConfig
 from aevb.estimators import Terms
 from aevb.likelihoods import Decoder
+from aevb.models.protocols import BoundModel
 from aevb.models.vae import build_vae_parts
 from aevb.nets import MLPNet, initialize_
 from aevb.posteriors import DiagonalGaussian, Encoder
 from aevb.priors import StandardNormalPrior
 from aevb.registry import MODELS
+from aevb.runtime import module_device, to_device
 
 
 def conditional_gaussian(in_dim: int, out_dim: int, hidden: Sequence[int], act: str) -> Encoder:
@@ -38,7 +40,7 @@ def conditional_gaussian(in_dim: int, out_dim: int, hidden: Sequence[int], act: 
     return Encoder(MLPNet((in_dim,), hidden, DiagonalGaussian.n_params(out_dim), act), DiagonalGaussian(out_dim))
 
 
-class DeepVAE(nn.Module):
+class DeepVAE(nn.Module, BoundModel):
     """L stochastic layers h¹..h^L (``latent_dims``); ``encoders[l]`` is q(h^{l+1}|h^l) (h⁰ = x), ``decoder`` is
     p(x|h¹), ``conditionals[l]`` is p(h^{l+1}|h^{l+2}) and ``prior`` is p(h^L) = N(0, I)."""
 
@@ -80,11 +82,11 @@ class DeepVAE(nn.Module):
     # --- the distributions ----------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         """q_φ(h¹|x), the first stochastic layer's posterior."""
-        return self.encoders[0](x)
+        return self.encoders[0](to_device(x, module_device(self)))
 
     def decode(self, h1: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         """p_θ(x|h¹)."""
-        return self.decoder(h1)
+        return self.decoder(to_device(h1, module_device(self)))
 
     def prior_distribution(self, context: torch.Tensor | None = None) -> Distribution:
         """p(h^L), the top layer's prior."""
@@ -102,6 +104,7 @@ class DeepVAE(nn.Module):
 
         ``posterior``: q_φ(h¹|x) already computed for this ``x`` (the IS evaluator encodes once per block).
         """
+        x = to_device(x, module_device(self))
         q = self.encoders[0](x) if posterior is None else posterior
         h = q.rsample((num_samples,))
         layers, log_q = [h], q.log_prob(h)

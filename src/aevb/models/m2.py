@@ -30,13 +30,15 @@ from aevb.data.labels import UNLABELLED
 from aevb.errors import ConfigError, DataError
 from aevb.estimators import elbo
 from aevb.models.cvae import CVAE
+from aevb.models.protocols import ClassifyingModel
 from aevb.models.vae import build_vae_parts
 from aevb.nets import initialize_, mlp
 from aevb.priors import StandardNormalPrior
 from aevb.registry import MODELS
+from aevb.runtime import module_device, to_device
 
 
-class M2(CVAE):
+class M2(CVAE, ClassifyingModel):
     """The CVAE's q_φ(z|x, y) and p_θ(x|y, z) with p(z) = N(0, I), and a classifier q_φ(y|x)."""
 
     def __init__(self, *args, classifier: nn.Module, **kwargs) -> None:  # noqa: ANN002,ANN003 - CVAE's signature
@@ -57,6 +59,7 @@ class M2(CVAE):
 
     def classify(self, x: torch.Tensor) -> Categorical:
         """q_φ(y|x)."""
+        x = to_device(x, module_device(self))
         return Categorical(logits=self.classifier(x.reshape(x.shape[0], -1)).float())
 
     def labelled_bound(self, x: torch.Tensor, context: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
@@ -65,6 +68,7 @@ class M2(CVAE):
 
     def unlabelled_bound(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
         """−U(x) per datapoint ``[B]`` (nats): Σ_y q(y|x)(−L(x, y)) + H(q(y|x)), all C labels in one pass."""
+        x = to_device(x, module_device(self))
         b, c = x.shape[0], self.num_classes
         # x [1, B, ...] against labels [C, B, C] (row k: label k for every datapoint): the networks broadcast one
         # against the other, so x's share of the encoder runs once, not once per label (nets.conditional_linear).

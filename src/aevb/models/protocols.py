@@ -1,4 +1,4 @@
-"""What a model can do, declared as :class:`typing.Protocol`\\ s instead of probed with ``hasattr``.
+"""What a model can do, declared by the model classes themselves (abstract base classes), not probed.
 
 - :class:`GenerativeModel`: every model — ``event_shape``, a ``decoder`` (network + likelihood family), ``sample``
   and ``reconstruct``; the VQ-VAE is one and nothing more.
@@ -8,14 +8,27 @@
   ``terms`` takes a precomputed ``posterior``, so the IS evaluator encodes a block of datapoints once and draws many
   chunks of samples from it.
 - :class:`ConditionalModel`: a model whose distributions see a context c built from labels (the CVAE).
+- :class:`ClassifyingModel`: a model with a classifier q(y|x) among its parts (M2).
 
-The checks are ``isinstance(model, BoundModel)``; the protocols are ``runtime_checkable``, so the methods must exist
-(signatures are the type checker's job).
+aevb's models say what they are by inheriting these (``class VAE(nn.Module, BoundModel)``), so a model that forgets
+a method fails when it is built (``abstractmethod``), not when a command first asks. A model written by hand that
+does not inherit them still counts when its class has the capability's methods (``__subclasshook__``, as
+``collections.abc`` does: ``isinstance(model, BoundModel)`` is true for any class with ``encode``, ``decode``,
+``prior_distribution``, ``terms``, ``sample`` and ``reconstruct``). Only methods are looked for, on the class.
+
+Why not ``typing.Protocol`` with ``runtime_checkable``, as before: since Python 3.12 such a check looks members up with
+``inspect.getattr_static``, which does not see an ``nn.Module``'s submodules, parameters and buffers (they live in
+``_modules`` and friends, reached through ``__getattr__``), so on 3.12 and 3.13 no model passed the check for a
+``decoder`` and every command refused every model. Declared bases and methods looked up on the class give the same
+answer on every Python. The annotated attributes are what the class provides (as submodules, properties or class
+attributes); signatures are the type checker's job.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from types import NotImplementedType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,28 +42,55 @@ if TYPE_CHECKING:
     from aevb.likelihoods import Decoder
 
 
-@runtime_checkable
-class GenerativeModel(Protocol):
+def _has_methods(cls: type, owner: type, other: type) -> bool | NotImplementedType:
+    """``__subclasshook__`` of the capability ``owner``: True when ``other`` has every abstract method of ``owner``
+    as a callable on its class (or a base); otherwise the usual rules (declared bases) decide."""
+    if cls is not owner:  # a concrete model class inheriting the hook: plain subclass rules
+        return NotImplemented
+    for name in owner.__abstractmethods__:
+        if not any(callable(vars(base).get(name)) for base in other.__mro__):
+            return NotImplemented
+    return True
+
+
+class GenerativeModel(ABC):
+    """A model that generates data: ``sample`` from the model, ``reconstruct`` through it."""
+
     event_shape: tuple[int, ...]
     decoder: Decoder
     config: ModelConfig | None
 
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool | NotImplementedType:
+        return _has_methods(cls, GenerativeModel, other)
+
+    @abstractmethod
     def sample(self, n: int, context: torch.Tensor | None = None, mean: bool = True) -> torch.Tensor: ...
 
+    @abstractmethod
     def reconstruct(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
-@runtime_checkable
-class BoundModel(GenerativeModel, Protocol):
+class BoundModel(GenerativeModel):
+    """A latent-variable model whose log densities every bound of :mod:`aevb.estimators` reads."""
+
     latent_dim: int  # the width of the latent layer that ``encode`` returns and ``decode`` reads
     variational: bool  # q(z|x) is a density, so the ELBO and log p(x) are defined (False: the plain autoencoder)
 
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool | NotImplementedType:
+        return _has_methods(cls, BoundModel, other)
+
+    @abstractmethod
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution: ...
 
+    @abstractmethod
     def decode(self, z: torch.Tensor, context: torch.Tensor | None = None) -> Distribution: ...
 
+    @abstractmethod
     def prior_distribution(self, context: torch.Tensor | None = None) -> Distribution: ...
 
+    @abstractmethod
     def terms(
         self,
         x: torch.Tensor,
@@ -60,20 +100,37 @@ class BoundModel(GenerativeModel, Protocol):
     ) -> Terms: ...
 
 
-@runtime_checkable
-class ConditionalModel(Protocol):
+class ConditionalModel(ABC):
+    """A model whose distributions see a context c made from labels."""
+
     num_classes: int
 
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool | NotImplementedType:
+        return _has_methods(cls, ConditionalModel, other)
+
+    @abstractmethod
     def make_context(self, y: torch.Tensor) -> torch.Tensor: ...
 
+    @abstractmethod
     def label_context(self, label: int, n: int, device: torch.device | None = None) -> torch.Tensor: ...
 
 
-@runtime_checkable
-class ClassifyingModel(Protocol):
+class ClassifyingModel(ABC):
     """A model with a classifier q(y|x) among its parts (M2): evaluation reports its test error."""
 
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool | NotImplementedType:
+        return _has_methods(cls, ClassifyingModel, other)
+
+    @abstractmethod
     def classify(self, x: torch.Tensor) -> Distribution: ...
+
+
+def is_variational(model: object) -> bool:
+    """Whether ``model`` has variational-bound terms with a density q(z|x), so its ELBO and log p(x) are defined (a
+    model written by hand that does not say ``variational = False`` is taken to be)."""
+    return isinstance(model, BoundModel) and bool(getattr(model, "variational", True))
 
 
 def labels_to_context(model: object, y: torch.Tensor | None) -> torch.Tensor | None:

@@ -18,17 +18,19 @@ from aevb.config import ModelConfig
 from aevb.estimators import Terms, elbo
 from aevb.likelihoods import Decoder
 from aevb.models.archs import ARCHS
-from aevb.models.protocols import as_input
+from aevb.models.protocols import BoundModel, as_input
 from aevb.nets import initialize_
 from aevb.posteriors import Encoder
 from aevb.priors import StandardNormalPrior
 from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS
+from aevb.runtime import module_device, to_device
 
 
-class VAE(nn.Module):
+class VAE(nn.Module, BoundModel):
     """A one-stochastic-layer VAE composed of ``prior``, ``encoder`` (→ q_φ(z|x)) and ``decoder`` (→ p_θ(x|z)).
 
-    ``context`` (labels, for conditional models) is passed to all three; unconditional parts ignore it.
+    ``context`` (labels, for conditional models) is passed to all three; unconditional parts ignore it. Tensor
+    inputs of the public methods may be on any device: they are moved to the model's (:mod:`aevb.runtime`).
     """
 
     # A variational model: q_φ(z|x) is a density, so the ELBO and importance-sampled log p(x) are defined. The plain
@@ -53,15 +55,17 @@ class VAE(nn.Module):
     # --- the three distributions -------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         """q_φ(z|x): the approximate posterior (its ``.mean`` and ``.rsample()`` are both explicit)."""
-        return self.encoder(x, context)
+        device = module_device(self)
+        return self.encoder(to_device(x, device), to_device(context, device))
 
     def decode(self, z: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         """p_θ(x|z)."""
-        return self.decoder(z, context)
+        device = module_device(self)
+        return self.decoder(to_device(z, device), to_device(context, device))
 
     def prior_distribution(self, context: torch.Tensor | None = None) -> Distribution:
         """p(z) (or p(z|c) for conditional priors)."""
-        return self.prior(context)
+        return self.prior(to_device(context, module_device(self)))
 
     @property
     def latent_dim(self) -> int:
@@ -84,6 +88,8 @@ class VAE(nn.Module):
         ``posterior``: q_φ(z|x) already computed for this ``x`` (the IS evaluator encodes once and draws many chunks
         of samples from it).
         """
+        device = module_device(self)
+        x, context = to_device(x, device), to_device(context, device)
         q = self.encode(x, context) if posterior is None else posterior
         p_z = self.prior_distribution(context)
         if num_samples == 1:  # the usual training step: the same draws, decoded without a leading sample dim
@@ -105,6 +111,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, context: torch.Tensor | None = None, mean: bool = True) -> torch.Tensor:
         """n draws z ~ p(z), decoded: the decoder's mean (``mean=True``, what is usually shown) or a sample of x."""
+        context = to_device(context, module_device(self))
         p_z = self.prior_distribution(context)
         # A conditional prior already has one batch entry per context row; an unconditional one needs n draws.
         z = p_z.sample((n,)) if context is None else p_z.sample()

@@ -24,9 +24,11 @@ from aevb.config import ModelConfig
 from aevb.likelihoods import Decoder
 from aevb.models.conv import check_divisible, down_stack, image_shape, up_stack
 from aevb.models.pixelcnn import GatedPixelCNN
+from aevb.models.protocols import GenerativeModel
 from aevb.models.quantizer import Quantized, VectorQuantizer
 from aevb.nets import activation
 from aevb.registry import LIKELIHOODS, MODELS
+from aevb.runtime import module_device, to_device
 
 
 class VQEncoderNet(nn.Module):
@@ -60,7 +62,7 @@ class VQDecoderNet(nn.Module):
         return self.net(z_q.reshape(-1, *z_q.shape[-3:])).flatten(1).reshape(*lead, -1)
 
 
-class VQVAE(nn.Module):
+class VQVAE(nn.Module, GenerativeModel):
     """Encoder net → :class:`VectorQuantizer` → :class:`~aevb.likelihoods.Decoder`; ``prior`` models code grids."""
 
     def __init__(
@@ -91,24 +93,25 @@ class VQVAE(nn.Module):
 
     # --- the pieces ------------------------------------------------------------------------------------------
     def quantize(self, x: torch.Tensor) -> Quantized:
-        return self.quantizer(self.encoder(x))
+        return self.quantizer(self.encoder(to_device(x, module_device(self))))
 
     @torch.no_grad()
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         """The code grid k(x), ``[B, h, w]``."""
-        z_e = self.encoder(x).float()
+        z_e = self.encoder(to_device(x, module_device(self))).float()
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
         return self.quantizer.nearest(flat).view(x.shape[0], *self.grid_shape)
 
     def decode(self, z_q: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         """p_θ(x | z_q) for quantized vectors ``[B, D, h, w]``."""
-        return self.decoder(z_q)
+        return self.decoder(to_device(z_q, module_device(self)))
 
     def decode_codes(self, indices: torch.Tensor) -> Distribution:
-        return self.decode(self.quantizer.lookup(indices))
+        return self.decode(self.quantizer.lookup(to_device(indices, module_device(self))))
 
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-datapoint terms ``[B]`` of eq. 3 (nats / squared distances) and batch statistics (scalars)."""
+        x = to_device(x, module_device(self))
         q = self.quantize(x)
         recon_nll = -self.decode(q.z_q).log_prob(x)
         return {
@@ -118,7 +121,7 @@ class VQVAE(nn.Module):
             "loss": recon_nll + q.codebook_loss + self.commitment * q.commitment_loss,
             "perplexity": q.perplexity,
             "codebook_usage": q.usage,
-            "restarted_codes": torch.tensor(float(q.restarted)),
+            "restarted_codes": torch.tensor(float(q.restarted), device=x.device),
         }
 
     # --- generation -----------------------------------------------------------------------------------------
@@ -139,7 +142,7 @@ class VQVAE(nn.Module):
         statistics, and the ELBO log p(x|z_q) + log p(k) under the uniform prior and (``prior``) the PixelCNN."""
         was_training = self.training
         self.eval()
-        device = next(self.parameters()).device
+        device = module_device(self)
         sums: dict[str, float] = {}
         counts = torch.zeros(self.num_codes, device=device)
         for start in range(0, x.shape[0], batch_size):

@@ -66,10 +66,3 @@ def fixed_z(model: nn.Module, run_dir: str | Path | None, seed: int = 0, n: int 
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, lambda tmp: save_file({"z": z.contiguous()}, str(tmp)))
     return z[:n]
-
-
-def model_device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")

@@ -12,14 +12,15 @@ import torch
 from torch import nn
 
 from aevb.errors import ConfigError
-from aevb.plots.common import latent_dim_of, model_device
+from aevb.plots.common import latent_dim_of
 from aevb.plots.png import save_grid, to_images
+from aevb.runtime import module_device
 
 
 @torch.no_grad()
 def decode_mean(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """E_p(x|z)[x] for each row of ``z``, on the CPU."""
-    device = model_device(model)
+    device = module_device(model)
     parts = [model.decode(z[i : i + batch].to(device)).mean.float().cpu() for i in range(0, z.shape[0], batch)]
     return torch.cat(parts)
 
@@ -27,7 +28,7 @@ def decode_mean(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Te
 @torch.no_grad()
 def encode_mean(model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
     """Posterior means E_q[z|x] ``[N, Nz]`` on the CPU."""
-    device = model_device(model)
+    device = module_device(model)
     c = None if context is None else context.to(device)
     return model.encode(x.to(device), c).mean.float().cpu()
 
@@ -43,7 +44,7 @@ def recon_grid(
 ) -> Path:
     """Rows of data, each followed by a row of their reconstructions (``model.reconstruct``: for a VAE the decoder
     mean at the posterior mean, E_p(x|z=μ_φ(x))[x]); the rows are labelled "data" and "model"."""
-    device = model_device(model)
+    device = module_device(model)
     c = None if context is None else context.to(device)
     recon = model.reconstruct(x.to(device), c).float().cpu()
     rows = []

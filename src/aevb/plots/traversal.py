@@ -14,6 +14,7 @@ from torch import nn
 
 from aevb.errors import ConfigError
 from aevb.plots.png import save_grid, to_images
+from aevb.runtime import module_device
 
 
 @torch.no_grad()
@@ -34,7 +35,7 @@ def latent_traversal(
         raise ConfigError(f"a traversal needs steps >= 2 and span > 0, got steps = {steps}, span = {span}")
     if x.shape[0] != 1:
         raise ConfigError(f"a traversal starts from one datapoint, got {x.shape[0]}")
-    device = next(model.parameters()).device
+    device = module_device(model)
     context = None if context is None else context.to(device)
     mu = model.encode(x.to(device), context).mean.float().reshape(-1)  # [Nz]
     if order is not None and (not order or not all(0 <= d < mu.numel() for d in order)):

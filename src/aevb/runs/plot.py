@@ -30,6 +30,8 @@ from aevb.runs.rundir import Run
 
 # Kinds that draw the data themselves as images (the scatter and the curves do not).
 IMAGE_KINDS = ("samples", "recon", "interp", "traverse", "manifold")
+# Kinds that read datapoints of the run's dataset (the others need only the model and the run directory).
+DATA_KINDS = ("scatter", "recon", "interp", "traverse")
 
 PLOT_KINDS: Registry[Callable[[PlotContext], list[Path]]] = Registry("plot kind")
 

@@ -18,7 +18,8 @@ from typing import Any
 from aevb.atomic import write_text_atomic
 from aevb.errors import AevbError, ConfigError
 from aevb.plots.curves import read_metrics
-from aevb.runs.plot import plot_run
+from aevb.runs.plot import DATA_KINDS, plot_run
+from aevb.runs.rundir import Run
 from aevb.runs.scores import OOD_FILE
 from aevb.runs.tasks import evaluate_run
 
@@ -83,8 +84,22 @@ def metrics_table(records: list[dict[str, Any]], max_rows: int = 60) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, nll_samples: int = 0) -> Path:
-    """Write the HTML report of ``run_dir`` to ``out`` (default ``run_dir/report.html``) and return its path."""
+def _data_unavailable(run_dir: Path, split: str = "test") -> str | None:
+    """Why the run's ``split`` cannot be read here (e.g. the dataset is neither in ``$AEVB_DATA_DIR`` nor
+    downloadable), or None when it can. Tried once, so a missing dataset costs one attempt, not one per picture."""
+    try:
+        Run(run_dir).data(split)
+    except AevbError as err:
+        return str(err)
+    return None
+
+
+def write_report(
+    run_dir: str | Path, out: str | Path | None = None, nll_samples: int = 0, skipped: list[str] | None = None
+) -> Path:
+    """Write the HTML report of ``run_dir`` to ``out`` (default ``run_dir/report.html``) and return its path. What the
+    page leaves out (a picture that could not be drawn, and why) is appended to ``skipped``, one line each."""
+    skipped = [] if skipped is None else skipped
     run_dir = Path(run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
@@ -108,11 +123,20 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, nll_samples
     body.append(metrics_table(records) if records else '<p class="note">no epoch has finished yet</p>')
     with tempfile.TemporaryDirectory() as tmp:
         body.append("<h2>Pictures</h2>")
+        no_data = _data_unavailable(run_dir)
+        if no_data:
+            without = [kind for kind, _ in SECTIONS if kind in DATA_KINDS]
+            note = f"{', '.join(without)}: not drawn, the run's test data cannot be read here ({no_data})"
+            body.append(f'<p class="note">{html.escape(note)}</p>')
+            skipped.append(note)
         for kind, caption in SECTIONS:
+            if no_data and kind in DATA_KINDS:
+                continue
             try:
                 paths = plot_run(run_dir, [kind], tmp)
-            except (AevbError, ValueError) as err:  # e.g. data that are not images, or a dataset not present here
+            except (AevbError, ValueError) as err:  # e.g. data that are not images
                 body.append(f'<p class="note">{html.escape(kind)}: not drawn ({html.escape(str(err))})</p>')
+                skipped.append(f"{kind}: not drawn ({err})")
                 continue
             body += [_figure(p, caption) for p in paths]
         body += _progress_pictures(run_dir / "pictures")

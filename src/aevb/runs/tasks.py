@@ -258,7 +258,7 @@ def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "late
     run = Run(run_dir)
     x, context, labels = run.points(split, limit)
     q = run.model.encode(x, context)
-    arrays = {"mean": q.mean.numpy(), "stddev": q.stddev.numpy()}
+    arrays = {"mean": q.mean.cpu().numpy(), "stddev": q.stddev.cpu().numpy()}
     if labels is not None:
         arrays["labels"] = labels.numpy()
     out = Path(out)

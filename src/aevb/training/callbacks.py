@@ -17,7 +17,7 @@ from aevb.config import TrainConfig
 from aevb.data import TensorData
 from aevb.errors import ConfigError
 from aevb.metrics.fid import FEATURES, FeatureExtractor, model_fid
-from aevb.models.protocols import BoundModel, ConditionalModel, labels_to_context
+from aevb.models.protocols import BoundModel, ConditionalModel, is_variational, labels_to_context
 from aevb.plots.common import fixed_z
 from aevb.plots.grids import recon_grid, sample_grid
 from aevb.runtime import fork_rng
@@ -61,7 +61,7 @@ class TermsLogger(Hooks):
 
     def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
         # The plain autoencoder has a reconstruction term but no KL (its q is a point mass): log the first alone.
-        autoencoder = isinstance(run.model, BoundModel) and not run.model.variational
+        autoencoder = isinstance(run.model, BoundModel) and not is_variational(run.model)
         if not (run.has_encoder_bound or autoencoder):
             return  # VQ-VAE (its objective logs its own terms) or MCEM (the encoder is never trained)
         splits = [("train", run.train_data)]

@@ -81,6 +81,15 @@ class Distributed:
             return cls(device=device)
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", local)  # one GPU per local rank
+        if device.type == "cuda" and device.index >= torch.cuda.device_count():
+            # Refused rather than run on the CPU in silence: a user who asked for GPUs wants to know. NCCL would
+            # die later with a raw "invalid device ordinal".
+            per_node = os.environ.get("LOCAL_WORLD_SIZE", str(world))
+            raise ConfigError(
+                f"torchrun started {per_node} processes on this machine, but it has {torch.cuda.device_count()} CUDA "
+                f"device(s): rank {rank} would need {device}. Start at most {torch.cuda.device_count()} processes "
+                "per node (--nproc_per_node), or train on the CPU with --device cpu (gloo)"
+            )
         if device.type == "cuda":
             torch.cuda.set_device(device)
         if not dist.is_initialized():

@@ -29,7 +29,7 @@ from aevb.data.labels import hide_labels
 from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
-from aevb.models.protocols import BoundModel, GenerativeModel, labels_to_context
+from aevb.models.protocols import GenerativeModel, is_variational, labels_to_context
 from aevb.runtime import resolve_device, tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import claim_run_dir, load_checkpoint, save_checkpoint
@@ -139,7 +139,7 @@ class Trainer:
     def has_encoder_bound(self) -> bool:
         """Whether the ELBO and its terms mean something for this run: the model has variational-bound terms (the
         VQ-VAE evaluates itself in its objective's callback) and the method trains the encoder (MCEM does not)."""
-        return isinstance(self.model, BoundModel) and self.model.variational and self.method.trains_encoder
+        return is_variational(self.model) and self.method.trains_encoder
 
     def _rng_seed(self) -> int:
         """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2)."""

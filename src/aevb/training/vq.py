@@ -24,6 +24,7 @@ from torch import nn
 from aevb.config import TrainConfig
 from aevb.errors import ConfigError, TrainingError
 from aevb.models.vqvae import VQVAE
+from aevb.runtime import module_device
 from aevb.training.callbacks import FIDCallback
 from aevb.training.hooks import Hooks, TrainingRun
 
@@ -83,7 +84,7 @@ def encode_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> t
     """Code grids k(x) ``[N, h, w]`` of all of ``x``, on the model's device."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = module_device(model)
     out = torch.cat([model.codes(x[i : i + batch_size].to(device)) for i in range(0, x.shape[0], batch_size)])
     model.train(was_training)
     return out
