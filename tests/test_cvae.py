@@ -121,10 +121,11 @@ def test_conditional_samples_show_the_requested_class(data_dir):
     labels = torch.arange(10).repeat_interleave(50)
     torch.manual_seed(1)
     with torch.no_grad():
-        samples = model.eval().sample(len(labels), model.make_context(labels))
+        # samples come back on the model's device; the judge was trained on the CPU
+        samples = model.eval().sample(len(labels), model.make_context(labels)).cpu()
         acc = float((classifier(samples).argmax(-1) == labels).float().mean())
         # Without the right label the samples must not look like the requested class: c is what carries it.
-        wrong = model.sample(len(labels), model.make_context((labels + 1) % 10))
+        wrong = model.sample(len(labels), model.make_context((labels + 1) % 10)).cpu()
         acc_wrong = float((classifier(wrong).argmax(-1) == labels).float().mean())
     assert acc >= 0.85 and acc_wrong < 0.3, (acc, acc_wrong)
 

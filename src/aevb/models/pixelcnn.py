@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aevb.runtime import to_device
+
 
 class _MaskedConv2d(nn.Conv2d):
     """A convolution whose kernel is multiplied by a fixed 0/1 mask (a buffer, not saved) on every call."""
@@ -80,7 +82,8 @@ class GatedPixelCNN(nn.Module):
         return self.out(x_h)
 
     def log_prob(self, indices: torch.Tensor) -> torch.Tensor:
-        """log p(k) = Σ_i log p(k_i | k_<i) per grid, in nats, ``[B]``."""
+        """log p(k) = Σ_i log p(k_i | k_<i) per grid, in nats, ``[B]`` (``indices`` on any device)."""
+        indices = to_device(indices, self.embed.weight.device)
         logits = self(indices).float()
         return -F.cross_entropy(logits, indices, reduction="none").sum((1, 2))
 

@@ -245,7 +245,7 @@ def reconstruct_run(
     path = _output(out, "recon", model.event_shape)
     if path.suffix.lower() == ".png":
         return recon_grid(model, x, path, context)
-    recon = model.reconstruct(x, context)
+    recon = model.reconstruct(x, context).cpu()  # beside the data, which stay on the CPU
     if path.suffix.lower() == ".npy":
         return _write_rows(path, torch.stack([x.float(), recon.float()]).cpu().numpy())
     pairs = torch.stack([x.float(), recon.float()], 1).flatten(0, 1).cpu().numpy()  # data, reconstruction, ...

@@ -1,0 +1,80 @@
+"""The device rule (``aevb.runtime``): a model's public methods take inputs on any device and compute on the model's.
+
+CI has no GPU, so the other device here is PyTorch's ``meta`` device (shapes and dtypes, no data): an operation that
+mixes a CPU tensor with a meta one raises just as a CPU/CUDA mix does ("Tensor on device cpu is not on the expected
+device meta"), so every place where CPU data would meet a GPU model fails here too. With a GPU present the same tests
+also run on CUDA.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aevb.config import ModelConfig
+from aevb.inference.hmc import log_joint
+from aevb.inference.importance import log_likelihood
+from aevb.models import build_model
+from aevb.models.protocols import ConditionalModel
+
+DEVICES = ["meta"] + (["cuda"] if torch.cuda.is_available() else [])
+MODELS = {
+    "vae": {},
+    "ae": {},
+    "cvae": {},
+    "m2": {},
+    "deep-vae": {"latent_dims": [4, 2]},
+    "vae-full": {"posterior": "full"},
+    "vae-conv": {"arch": "conv", "hidden": [4, 8]},
+}
+
+
+def _model(name: str, device: str) -> torch.nn.Module:
+    settings = {"latent_dim": 4, "hidden": [16], "num_classes": 3, **MODELS[name]}
+    config = ModelConfig(model=name.split("-")[0] if name.startswith("vae-") else name, **settings)
+    shape = (1, 8, 8) if settings.get("arch") == "conv" else (36,)
+    return build_model(config, shape, seed=0).to(device)
+
+
+def _cpu_inputs(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    x = (torch.rand(5, *model.event_shape, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    context = model.make_context(torch.tensor([0, 1, 2, 0, 1])) if isinstance(model, ConditionalModel) else None
+    return x, context
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_methods_take_cpu_inputs(name, device):
+    model = _model(name, device)
+    x, context = _cpu_inputs(model)  # on the CPU, as a user's data usually are
+    here = torch.device(device).type
+    assert model.encode(x, context).mean.device.type == here
+    z = torch.randn(5, model.latent_dim)  # a CPU z
+    assert model.decode(z, context).mean.device.type == here
+    assert model.terms(x, 3, context).log_weight.shape == (3, 5)
+    assert model.prior_distribution(context).sample().device.type == here
+    assert model.sample(5, context).shape == (5, *model.event_shape)
+    assert model.reconstruct(x, context).device.type == here
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["vae", "cvae", "m2"])
+def test_estimators_take_cpu_inputs(name, device):
+    """Importance sampling and the HMC target (one-layer models) read x and the context on any device."""
+    model = _model(name, device).eval()
+    x, context = _cpu_inputs(model)
+    assert log_likelihood(model, x, 8, context).shape == (5,)
+    z = model.encode(x, context).sample((2,))
+    assert log_joint(model, x, context)(z).shape == (2, 5)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + DEVICES[1:])
+def test_export_leaves_the_callers_model_as_it_was(tmp_path, device):
+    """``export_onnx`` exports a CPU copy in eval mode: the caller's model keeps its device and its training mode (it
+    used to be moved to the CPU and switched to eval in place)."""
+    pytest.importorskip("onnxruntime")
+    from aevb.export import export_onnx
+
+    model = _model("vae", device).train()
+    export_onnx(model, tmp_path, check_batch=4)
+    assert model.training and next(model.parameters()).device.type == device
