@@ -16,8 +16,9 @@ from safetensors.torch import load_file
 import aevb
 from aevb.cli import build_parser, main
 
+from .readme_blocks import README, block
+
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
 
 # What makes the README's blocks small: the offline 5,000-digit sample, one epoch, few importance samples.
 SMALL = {
@@ -31,11 +32,6 @@ SMALL = {
 }
 
 
-def _block(heading: str, lang: str) -> str:
-    section = README.split(heading, 1)[1]
-    return re.search(rf"```{lang}\n(.*?)```", section, re.S).group(1)
-
-
 def _small(text: str) -> str:
     for old, new in SMALL.items():
         text = text.replace(old, new)
@@ -44,7 +40,7 @@ def _small(text: str) -> str:
 
 def test_readme_cli_quickstart_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    lines = _small(_block("## Quickstart: command line", "sh")).replace("\\\n", " ").splitlines()
+    lines = _small(block("## Quickstart: command line", "sh")).replace("\\\n", " ").splitlines()
     commands = [shlex.split(line.split("#")[0]) for line in lines if line.strip()]
     assert [c[1] for c in commands] == ["datasets", "train", "evaluate", "sample", "reconstruct", "encode", "train"]
     for command in commands:
@@ -59,7 +55,7 @@ def test_readme_cli_quickstart_runs_as_written(tmp_path, monkeypatch, capsys):
 
 
 def _python_quickstart(directory: Path) -> str:
-    code = _small(_block("## Quickstart: Python", "python"))
+    code = _small(block("## Quickstart: Python", "python"))
     script = directory / "quickstart.py"
     script.write_text(code)
     out = subprocess.run(

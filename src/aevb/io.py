@@ -8,7 +8,9 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
+from safetensors.torch import load as _weights_from_bytes
 from safetensors.torch import load_model as _load_weights
+from safetensors.torch import save as _weights_to_bytes
 from safetensors.torch import save_model as _save_weights
 from torch import nn
 
@@ -25,20 +27,56 @@ WEIGHTS = "model.safetensors"
 META = "model.json"
 
 
-def save_model(model: GenerativeModel, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` and ``model.json`` into ``directory`` (atomically, weights first)."""
-    directory = Path(directory)
+def model_meta(model: GenerativeModel) -> dict[str, Any]:
+    """What ``model.json`` holds: the format, the event shape and the model's config (None for a hand-built model)."""
     config: ModelConfig | None = model.config  # None: a model built by hand, which no config describes
-    meta = {
+    return {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "aevb_version": __version__,
         "event_shape": list(model.event_shape),
         "model": None if config is None else config.__dict__,
     }
+
+
+def save_model(model: GenerativeModel, directory: str | Path) -> Path:
+    """Write ``model.safetensors`` and ``model.json`` into ``directory`` (atomically, weights first)."""
+    directory = Path(directory)
     write_atomic(directory / WEIGHTS, lambda tmp: _save_weights(model, str(tmp)))
-    write_text_atomic(directory / META, json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(directory / META, json.dumps(model_meta(model), indent=2) + "\n")
     return directory
+
+
+def model_to_bytes(model: nn.Module) -> bytes:
+    """The model's weights (its state dict) as the bytes of a safetensors file: plain data, safe to store anywhere."""
+    return _weights_to_bytes({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+
+
+def model_from_bytes(meta: dict[str, Any], data: bytes, device: str | torch.device = "cpu") -> nn.Module:
+    """The model that ``meta`` (:func:`model_meta`) describes, with the weights of :func:`model_to_bytes` loaded
+    strictly; in eval mode, on ``device``."""
+    model = _build(meta, "the stored model description")
+    try:
+        weights = _weights_from_bytes(data)
+        model.load_state_dict(weights, strict=True)
+    except (SafetensorError, RuntimeError, ValueError) as err:
+        raise CheckpointError(f"the stored weights do not load into the model they describe: {err}") from None
+    return model.to(device).eval()
+
+
+def _build(meta: dict[str, Any], where: str) -> nn.Module:
+    """Rebuild (untrained) the model a ``model.json`` record describes; ``where`` names it in errors."""
+    if meta.get("model") is None:
+        raise CheckpointError(
+            f"{where} describes no config: the model was built by hand in Python, so aevb cannot rebuild it; build "
+            "the same model again and load the weights into it with safetensors"
+        )
+    try:
+        config = section_from_dict(ModelConfig, meta["model"])
+        event_shape = tuple(int(d) for d in meta["event_shape"])
+        return build_model(config, event_shape)
+    except (KeyError, TypeError, ValueError, ConfigError) as err:
+        raise CheckpointError(f"{where} does not describe a model this aevb can build: {err}") from None
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
@@ -70,12 +108,7 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.
             "rebuild it; build the same model again and load the weights with safetensors.torch.load_model(model, "
             f"{str(directory / WEIGHTS)!r})"
         )
-    try:
-        config = section_from_dict(ModelConfig, meta["model"])
-        event_shape = tuple(int(d) for d in meta["event_shape"])
-        model = build_model(config, event_shape)
-    except (KeyError, TypeError, ValueError, ConfigError) as err:
-        raise CheckpointError(f"{directory / META} does not describe a model this aevb can build: {err}") from None
+    model = _build(meta, str(directory / META))
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"no weights at {weights}")

@@ -129,3 +129,65 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> Distribution:
         return self.family(self.net(x, context))
+
+
+class _SharedNoise:
+    """Mixed into a copy of a posterior q so that its ``rsample`` reads ε from ``_noise`` instead of the global RNG.
+
+    ``_noise`` holds standard-normal draws ``[K, D]`` that every datapoint of the batch shares; successive
+    ``rsample`` calls consume successive rows (``_offset``), so an estimator that draws its K samples in chunks sees
+    the same K draws as one that draws them at once.
+    """
+
+    _noise: torch.Tensor
+    _offset: int
+
+    def rsample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # noqa: B008 - torch's signature
+        sample_shape = torch.Size(sample_shape)
+        k = sample_shape.numel()
+        if self._offset + k > self._noise.shape[0]:
+            raise ValueError(f"the shared noise holds {self._noise.shape[0]} draws; {self._offset + k} were asked for")
+        eps = self._noise[self._offset : self._offset + k]
+        self._offset += k
+        # [k, D] → [*sample_shape, 1, …, 1, D]: one draw per sample, broadcast over the batch
+        eps = eps.reshape(*sample_shape, *(1,) * len(self.batch_shape), *self.event_shape)
+        return self._reparameterize(eps.to(self.mean))
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # noqa: B008 - torch's signature
+        with torch.no_grad():
+            return self.rsample(sample_shape)
+
+
+class _SharedNoiseDiagonal(_SharedNoise, Independent):
+    def _reparameterize(self, eps: torch.Tensor) -> torch.Tensor:
+        return self.base_dist.loc + self.base_dist.scale * eps  # z = μ + σ ⊙ ε
+
+
+class _SharedNoiseFull(_SharedNoise, MultivariateNormal):
+    def _reparameterize(self, eps: torch.Tensor) -> torch.Tensor:
+        return self.loc + (self._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1)  # z = μ + L ε
+
+
+def with_shared_noise(q: Distribution, noise: torch.Tensor) -> Distribution:
+    """q_φ(z|x) whose reparameterized draws z = μ + σ ⊙ ε (diagonal) or μ + L ε (full covariance) use the given ε
+    ``[K, D]`` for every datapoint of the batch — common random numbers. A datapoint's Monte Carlo estimates (ELBO,
+    importance-sampled log p(x), the regret) are then a function of that datapoint and ``noise`` alone, the same
+    whichever other datapoints share its batch. Densities, means and KLs are q's own. A point mass (no noise) is
+    returned as it is.
+
+    The KL dispatch of estimator B finds these through their base classes (``Independent``, ``MultivariateNormal``).
+    """
+    if isinstance(q, PointMass):
+        return q
+    if isinstance(q, Independent) and isinstance(q.base_dist, Normal):
+        cls: type = _SharedNoiseDiagonal
+    elif isinstance(q, MultivariateNormal):
+        cls = _SharedNoiseFull
+    else:
+        raise ValueError(f"shared noise covers diagonal and full-covariance Gaussians, not {type(q).__name__}")
+    if noise.dim() != 2 or noise.shape[1] != q.event_shape.numel():
+        raise ValueError(f"noise must be [K, {q.event_shape.numel()}], got {list(noise.shape)}")
+    shared = object.__new__(cls)
+    shared.__dict__.update(q.__dict__)  # the same parameters (and cached properties), not recomputed
+    shared._noise, shared._offset = noise, 0
+    return shared

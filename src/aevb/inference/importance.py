@@ -16,6 +16,7 @@ from torch.distributions import Distribution
 
 from aevb.config import AUTO_COMPILE_PAIRS
 from aevb.models.protocols import BoundModel, as_input
+from aevb.posteriors import with_shared_noise
 from aevb.runtime import to_device
 
 # Bytes one chunk's decoder output may take. Small enough to stay in the last-level cache and below the allocator's
@@ -68,6 +69,7 @@ def log_likelihood(
     context: torch.Tensor | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     compile: bool = False,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Importance-sampled log p(x) per datapoint of ``x``, ``[B]``, with K = ``num_samples`` proposals from q.
 
@@ -83,6 +85,10 @@ def log_likelihood(
     for the 784-400-20 MLP on one CPU thread). It costs a compilation of some seconds per model and chunk shape, so it
     pays for large evaluations (K in the thousands over a test set), not small ones. The compiled chunk draws its
     ε with inductor's generator: the same distribution and seed-determined, not the same numbers as eager.
+
+    ``noise``: standard-normal ε ``[num_samples, latent_dim]`` that every datapoint uses (common random numbers,
+    :func:`aevb.posteriors.with_shared_noise`), so a datapoint's estimate does not depend on the others in ``x``;
+    None draws fresh ε from the global RNG.
     """
     x = as_input(model, x)
     context = to_device(context, x.device)  # on the model's device before any chunk: a compiled one never moves data
@@ -94,6 +100,8 @@ def log_likelihood(
         xb = x[start : start + block]
         cb = None if context is None else context[start : start + block]
         posterior = model.encode(xb, cb)  # q_φ(z|x) once per block, shared by all its chunks
+        if noise is not None:  # every block starts at the first of the K shared draws
+            posterior = with_shared_noise(posterior, noise)
         chunk = sample_chunk(model, xb.shape[0], num_samples, memory_budget)
         # A running log-sum-exp, so nothing of a chunk outlives the next one: a list of the chunks' small [B] results
         # keeps the allocator from reusing the freed work buffers between them, and memory then grows with K

@@ -1,0 +1,154 @@
+"""A VAE as a scikit-learn outlier detector: ``fit``, ``score_samples``, ``decision_function``, ``predict``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import OutlierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from aevb.config import ScoreSettings
+from aevb.scoring import SCORES, auto_score
+from aevb.scoring import score as anomaly_scores
+from aevb.sklearn._base import VAEEstimatorBase
+
+# Scores measured in nats of x (densities): the standardization's log-Jacobian applies to them.
+_DENSITY_SCORES = ("nll", "elbo", "complexity")
+
+
+class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
+    """Unsupervised outlier detection with a VAE trained on (mostly) normal data, in scikit-learn's conventions.
+
+    ``fit(X)`` trains the VAE on the rows of ``X`` (Kingma & Welling 2014, SGVB estimator B); each row's anomaly
+    score is one of :data:`aevb.scoring.SCORES` (``anomaly_score``): ``nll`` −log p̂(x) by importance sampling, ``elbo``
+    −ELBO(x), ``recon`` −E_q log p(x|z), ``regret`` Likelihood Regret (Xiao et al. 2020), ``complexity`` the
+    input-complexity-corrected NLL (Serrà et al. 2020), or ``"auto"`` (:func:`aevb.scoring.auto_score`: by the shape
+    of the data). As in scikit-learn,
+
+    - ``score_samples(X)`` = −anomaly score: higher is more normal (for ``nll``: log p(x) in nats);
+    - ``decision_function(X)`` = ``score_samples(X) − offset_``: negative for outliers;
+    - ``predict(X)``: −1 for outliers, +1 for inliers; ``offset_`` is the ``contamination`` quantile of the
+      training rows' ``score_samples``, so that fraction of the training data is called outliers.
+
+    A row's score is a function of that row alone (the posterior noise is drawn once from ``random_state`` and shared
+    by every row: :class:`aevb.scoring.SharedNoise`), so scores do not depend on the batch or the order of rows.
+
+    Parameters
+    ----------
+    latent_dim, hidden, activation, arch, posterior : the model (``aevb.ModelConfig``): a ``hidden``-wide MLP encoder
+        and decoder around a ``latent_dim``-dimensional latent space.
+    likelihood : ``"auto"`` (Bernoulli when the training values lie in [0, 1], else Gaussian), ``"bernoulli"`` or
+        ``"gaussian"``.
+    beta : weight of the KL term (β-VAE; 1 is the ELBO).
+    epochs, batch_size, lr, optimizer : training (``aevb.TrainConfig``).
+    standardize : ``"auto"`` (for a Gaussian likelihood), True or False: train on features standardized with the
+        training mean and standard deviation.
+    anomaly_score : the anomaly score, a name of :data:`aevb.scoring.SCORES` or ``"auto"``.
+    contamination : the fraction of training rows taken to be outliers, in (0, 0.5].
+    mc_samples : Monte Carlo samples per row for ``nll`` (importance samples) and ``elbo``/``recon``/``regret``.
+    regret_steps : Adam steps of the Likelihood Regret's posterior fit.
+    device : ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+    precision : ``"fp32"`` or ``"bf16"`` (autocast of the networks during training).
+    random_state : seed of the initialization, the data order and the posterior noise (int, RandomState or None).
+    verbose : print a line per training epoch.
+
+    Attributes
+    ----------
+    model_ : the trained VAE (an ``nn.Module``: ``encode``, ``decode``, ``sample`` …).
+    anomaly_score_ : the score ``"auto"`` resolved to.
+    offset_ : the threshold on ``score_samples`` (see ``predict``).
+    likelihood_, event_shape_, n_features_in_, feature_names_in_ : what ``fit`` saw and chose.
+    train_bound_ : the training bound per epoch (nats per row, higher is better).
+    """
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 20,
+        hidden: tuple[int, ...] = (400,),
+        activation: str = "relu",
+        likelihood: str = "auto",
+        arch: str = "mlp",
+        posterior: str = "diagonal",
+        beta: float = 1.0,
+        epochs: int = 30,
+        batch_size: int = 100,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        standardize: str | bool = "auto",
+        anomaly_score: str = "auto",
+        contamination: float = 0.1,
+        mc_samples: int = 64,
+        regret_steps: int = 100,
+        device: str = "auto",
+        precision: str = "fp32",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            latent_dim=latent_dim,
+            hidden=hidden,
+            activation=activation,
+            likelihood=likelihood,
+            arch=arch,
+            posterior=posterior,
+            beta=beta,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            standardize=standardize,
+            device=device,
+            precision=precision,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.anomaly_score = anomaly_score
+        self.contamination = contamination
+        self.mc_samples = mc_samples
+        self.regret_steps = regret_steps
+
+    def fit(self, X: Any, y: Any = None) -> VAEOutlierDetector:
+        """Train the VAE on the rows of ``X`` (``y`` is ignored) and set ``offset_`` from ``contamination``."""
+        if not isinstance(self.contamination, (int, float)) or not 0 < self.contamination <= 0.5:
+            raise ValueError(f"contamination must be a number in (0, 0.5], got {self.contamination!r}")
+        if self.anomaly_score != "auto":
+            SCORES.get(self.anomaly_score)  # an unknown name fails before training, naming the known ones
+        x = self._fit_model(X)
+        self.anomaly_score_ = auto_score(self.event_shape_) if self.anomaly_score == "auto" else self.anomaly_score
+        normality = self._normality(x)
+        self.offset_ = float(np.quantile(normality, self.contamination))
+        self._fitted_on(normality)
+        return self
+
+    def _fitted_on(self, normality: np.ndarray) -> None:
+        """Called at the end of ``fit`` with the training rows' ``score_samples`` (the PyOD detector keeps them)."""
+
+    def _normality(self, x: torch.Tensor) -> np.ndarray:
+        """−anomaly score of rows ``x`` as the model sees them (higher = more normal), float64."""
+        settings = ScoreSettings(
+            nll_samples=self.mc_samples, elbo_samples=self.mc_samples, regret_steps=self.regret_steps
+        )
+        raw = anomaly_scores(self.model_, x, [self.anomaly_score_], settings=settings, seed=self.seed_)
+        raw = raw[self.anomaly_score_]
+        values = -raw.double().numpy()
+        if self.anomaly_score_ in _DENSITY_SCORES:
+            # densities of x̃ → densities of x; complexity is in bits
+            values += self._log_jacobian() / (np.log(2) if self.anomaly_score_ == "complexity" else 1.0)
+        return values
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """−anomaly score of each row of ``X``, ``[n_samples]``: higher is more normal (for ``anomaly_score =
+        "nll"``, the importance-sampled log p(x) in nats)."""
+        check_is_fitted(self, "model_")
+        return self._normality(self._to_model(self._check_input(X, reset=False)))
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) − offset_``: negative for the rows ``predict`` calls outliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """−1 for outliers (``decision_function < 0``), +1 for inliers."""
+        return np.where(self.decision_function(X) < 0, -1, 1)

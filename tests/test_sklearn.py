@@ -1,0 +1,173 @@
+"""aevb in scikit-learn's and PyOD's conventions: the estimator checks, a Pipeline under GridSearchCV, persistence,
+the units of the scores, and PyOD's sign and attributes."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import pickletools
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from aevb.sklearn import VAEOutlierDetector, VAETransformer
+
+from .readme_blocks import block
+
+FAST = dict(latent_dim=2, hidden=(8,), epochs=2, batch_size=32, random_state=0)
+
+# Checks skipped: scikit-learn itself skips `check_array_api_input` unless SCIPY_ARRAY_API=1 is set before SciPy is
+# imported (the estimators take NumPy and pandas input, not other array-API namespaces). No check is expected to fail.
+
+
+@parametrize_with_checks([VAEOutlierDetector(**FAST, mc_samples=4, regret_steps=2), VAETransformer(**FAST)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype(np.float32), y  # 8×8 gray digits in [0, 1]: the Bernoulli likelihood
+
+
+def test_pipeline_with_grid_search_over_the_latent_size(digits):
+    """The few-labels probe in three lines: VAE codes of the rows, then a linear classifier, tuned by CV."""
+    x, y = digits
+    vae = VAETransformer(hidden=(64,), epochs=60, lr=3e-3, random_state=0)
+    pipe = Pipeline([("vae", vae), ("clf", LogisticRegression(max_iter=1000))])
+    search = GridSearchCV(pipe, {"vae__latent_dim": [2, 8]}, cv=2).fit(x[:600], y[:600])
+    assert search.best_params_ == {"vae__latent_dim": 8}  # 2 dimensions cannot hold 10 classes as well as 8
+    assert search.score(x[600:1000], y[600:1000]) > 0.75  # chance: 0.1; measured 0.80 (2 dimensions: 0.62)
+    names = search.best_estimator_[:-1].get_feature_names_out()
+    assert list(names) == [f"vaetransformer{i}" for i in range(8)]
+
+
+def test_transformer_round_trip_and_pandas(digits):
+    pd = pytest.importorskip("pandas")
+    x, _ = digits
+    frame = pd.DataFrame(x[:300], columns=[f"px{i}" for i in range(64)])
+    vae = VAETransformer(latent_dim=8, hidden=(64,), epochs=60, lr=3e-3, random_state=0).fit(frame)
+    z = vae.transform(frame)
+    assert z.shape == (300, 8) and z.dtype == np.float32
+    recon = vae.inverse_transform(z)
+    assert recon.shape == (300, 64) and recon.min() >= 0 and recon.max() <= 1  # decoder means of a Bernoulli
+    assert np.mean((recon - x[:300]) ** 2) < np.mean((x[:300].mean(0) - x[:300]) ** 2)  # beats the mean image
+    with pytest.raises(ValueError, match="feature names"):
+        vae.transform(frame.rename(columns={"px0": "other"}))
+    draws = VAETransformer(latent_dim=8, hidden=(64,), epochs=1, output="sample", random_state=0).fit(x[:100])
+    np.testing.assert_array_equal(draws.transform(x[:5]), draws.transform(x[:5]))  # seeded by random_state
+
+
+def test_images_keep_their_shape_and_auto_scores_them_with_the_regret(digits):
+    x, _ = digits
+    images = x[:200].reshape(-1, 1, 8, 8)
+    detector = VAEOutlierDetector(**{**FAST, "epochs": 3}, mc_samples=8, regret_steps=5).fit(images)
+    assert detector.event_shape_ == (1, 8, 8) and detector.anomaly_score_ == "regret"
+    assert detector.score_samples(images[:7]).shape == (7,)
+    with pytest.raises(ValueError, match=r"fitted on rows of \(1, 8, 8\)"):
+        detector.score_samples(x[:5].reshape(-1, 1, 4, 16))
+
+
+def test_outlier_detector_ranks_the_other_class_and_predicts_contamination():
+    x, y = load_breast_cancer(return_X_y=True)
+    benign, malignant = x[y == 1], x[y == 0]
+    detector = VAEOutlierDetector(latent_dim=4, hidden=(32,), epochs=60, contamination=0.05, random_state=0)
+    detector.fit(benign[:300])
+    assert detector.likelihood_ == "gaussian" and detector.anomaly_score_ == "nll"  # a table: the likelihood itself
+    train_pred = detector.predict(benign[:300])
+    assert abs(np.mean(train_pred == -1) - 0.05) < 0.01  # contamination sets offset_: 5 % of the training rows
+    normal, anomalous = detector.score_samples(benign[300:]), detector.score_samples(malignant)
+    auroc = np.mean(normal[:, None] > anomalous[None, :])
+    assert auroc > 0.9, auroc
+    np.testing.assert_allclose(detector.decision_function(malignant), anomalous - detector.offset_)
+
+
+def test_densities_are_in_nats_of_the_data_as_given():
+    """The Gaussian model sees standardized features; its log p(x) is reported for x itself. Data scaled by 10
+    standardize to the same rows, so the same seed trains the same model, and log p(10 x) = log p(x) − F log 10."""
+    x, _ = load_breast_cancer(return_X_y=True)
+    settings = dict(latent_dim=3, hidden=(16,), epochs=3, anomaly_score="nll", mc_samples=16, random_state=0)
+    a = VAEOutlierDetector(**settings).fit(x).score_samples(x[:20])
+    b = VAEOutlierDetector(**settings).fit(10 * x).score_samples(10 * x[:20])
+    np.testing.assert_allclose(b, a - x.shape[1] * math.log(10), rtol=1e-5, atol=1e-3)
+
+
+def test_a_rows_score_does_not_depend_on_its_batch():
+    x, _ = load_breast_cancer(return_X_y=True)
+    detector = VAEOutlierDetector(**FAST, anomaly_score="regret", mc_samples=8, regret_steps=5).fit(x[:200])
+    full = detector.score_samples(x[:50])
+    # equal up to float32 rounding, which differs with the batch's shape (GEMM blocking)
+    np.testing.assert_allclose(detector.score_samples(x[[7]]), full[[7]], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(detector.score_samples(x[:50][::-1]), full[::-1], rtol=1e-4, atol=1e-4)
+
+
+def _globals(data: bytes) -> set[str]:
+    """Every module.name a pickle refers to (what unpickling would import and call)."""
+    ops = list(pickletools.genops(data))
+    names = set()
+    for i, (op, arg, _) in enumerate(ops):
+        if op.name == "GLOBAL":
+            names.add(arg.replace(" ", "."))
+        elif op.name == "STACK_GLOBAL":  # module and name are the two strings pushed just before
+            strings = [a for o, a, _ in ops[:i] if o.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE")]
+            names.add(".".join(strings[-2:]))
+    return names
+
+
+def test_joblib_round_trip_gives_identical_scores_and_pickles_no_torch_objects(tmp_path):
+    x, _ = load_breast_cancer(return_X_y=True)
+    detector = VAEOutlierDetector(**FAST, mc_samples=8).fit(x)
+    joblib.dump(detector, tmp_path / "detector.joblib")
+    loaded = joblib.load(tmp_path / "detector.joblib")
+    np.testing.assert_array_equal(loaded.score_samples(x[:40]), detector.score_samples(x[:40]))
+    assert loaded.offset_ == detector.offset_
+    # the weights travel as safetensors bytes; the only class a pickle names is the estimator's own
+    assert _globals(pickle.dumps(detector)) == {"aevb.sklearn.outlier.VAEOutlierDetector"}
+
+
+def test_save_and_load_through_safetensors_and_json(tmp_path):
+    x, _ = load_breast_cancer(return_X_y=True)
+    detector = VAEOutlierDetector(**FAST, mc_samples=8).fit(x)
+    folder = detector.save(tmp_path / "saved")
+    assert sorted(p.name for p in folder.iterdir()) == ["estimator.json", "model.json", "model.safetensors"]
+    loaded = VAEOutlierDetector.load(folder)
+    np.testing.assert_array_equal(loaded.score_samples(x[:40]), detector.score_samples(x[:40]))
+    assert loaded.get_params() == detector.get_params()
+    with pytest.raises(Exception, match="holds a VAEOutlierDetector, not a VAETransformer"):
+        VAETransformer.load(folder)
+
+
+def test_pyod_detector_follows_pyods_conventions():
+    pytest.importorskip("pyod")
+    from aevb.pyod import AEVBDetector
+
+    x, y = load_breast_cancer(return_X_y=True)
+    detector = AEVBDetector(latent_dim=4, hidden=(32,), epochs=20, contamination=0.1, random_state=0).fit(x)
+    assert detector.decision_scores_.shape == (len(x),)
+    assert abs(detector.labels_.mean() - 0.1) < 0.01  # labels_: 1 for the 10 % highest training scores
+    np.testing.assert_allclose(detector.decision_function(x[:30]), -detector.score_samples(x[:30]))  # higher = worse
+    assert set(np.unique(detector.predict(x))) <= {0, 1}
+    np.testing.assert_array_equal(detector.predict(x[:50]), (detector.decision_function(x[:50]) > detector.threshold_))
+    proba = detector.predict_proba(x[:5])
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(1), 1)
+    loaded = pickle.loads(pickle.dumps(detector))
+    np.testing.assert_array_equal(loaded.decision_scores_, detector.decision_scores_)
+
+
+def test_readme_block_runs_as_written(tmp_path):
+    script = tmp_path / "sklearn_quickstart.py"
+    script.write_text(block("### In scikit-learn and PyOD", "python"))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("nll [")  # the score "auto" chose for a table, and three log p(x)
+    assert float(lines[-1]) > 0.75  # the probe's accuracy (chance: 0.1)
