@@ -53,6 +53,10 @@ def test_exported_graphs_match_pytorch(tmp_path, config, shape):
         n for n in ("logits", "loc", "scale") if n in saved["decoder"]["outputs"]
     ]
     assert description["max_abs_difference_vs_pytorch"]["encoder"] <= 1e-5
+    # what a user of the ONNX files needs: the dtype (onnxruntime refuses float64) and only this model's settings
+    assert saved["dtype"] == "float32" and saved["encoder"]["inputs"]["x"]["dtype"] == "float32"
+    assert "codebook_size" not in saved["model"] and "latent_dim" in saved["model"]
+    assert ("num_classes" in saved["model"]) == (config.model == "cvae")
 
 
 def test_export_command_and_what_it_refuses(tmp_path, capsys):

@@ -98,3 +98,11 @@ def test_commands_that_need_scikit_learn_say_how_to_install_it(monkeypatch, tmp_
     for run, command in ((probe_run, "aevb probe"), (disentanglement_run, "aevb disentanglement")):
         with pytest.raises(ConfigError, match=f"{command} uses scikit-learn's .*pip install 'aevb\\[plots\\]'"):
             run(tmp_path, [100]) if run is probe_run else run(tmp_path)
+
+
+def test_too_few_labels_for_the_classes_is_a_clear_error():
+    """--labels 0 used to end in a traceback from the classifier's fit."""
+    labels = np.repeat(np.arange(10), 5)
+    for n in (0, 5):
+        with pytest.raises(ConfigError, match=r"cannot cover the 10 classes.*--labels 100"):
+            balanced_subset(labels, n, np.random.default_rng(0))

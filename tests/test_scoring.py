@@ -117,23 +117,62 @@ def test_score_and_ood_commands(tmp_path, capsys):
     fast = ["--nll-samples", "20", "--elbo-samples", "4", "--regret-steps", "20"]
     assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--score", "nll,regret", *fast]) == 0
     rows = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
-    assert len(rows) == 30 and set(rows[0]) == {"index", "nll", "regret"}  # the run's test split: 10 % of 300
+    assert len(rows) == 300 and list(rows[0]) == ["index", "split", "nll", "regret"]  # the user's file: every row
+    assert [r["index"] for r in rows] == [str(i) for i in range(300)] and rows[0]["split"] == "all"
     assert main(["score", str(run), "--out", str(tmp_path / "l.csv"), "--score", "nll", "--limit", "4", *fast]) == 0
     limited = list(csv.DictReader((tmp_path / "l.csv").read_text().splitlines()))
-    assert [r["index"] for r in limited] == ["0", "10", "19", "29"]  # the rows' indices in the split, evenly spaced
+    assert [r["index"] for r in limited] == ["0", "100", "199", "299"]  # rows of the file, evenly spaced
+    # the held-out split on request: 30 rows, each indexed by its row in the file, and scored as in the whole file
+    assert main(["score", str(run), "--split", "test", "--out", str(tmp_path / "t.csv"), "--score", "nll", *fast]) == 0
+    held_out = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
+    assert len(held_out) == 30 and {r["split"] for r in held_out} == {"test"}
+    whole = {r["index"]: r["nll"] for r in rows}
+    assert all(whole[r["index"]] == r["nll"] for r in held_out)  # same rows, same scores (shared noise)
     capsys.readouterr()
     assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert set(summary["metrics"]) == {"nll", "elbo", "recon", "regret", "complexity"}
     assert summary["metrics"]["nll"]["auroc"] > 0.8  # uniform bits are far less likely than the skewed training bits
-    for name in ("roc.png", "hist_regret.png", "ood.json"):
+    for name in ("roc.png", "hist_regret.png", "ood.json", "top_regret.csv"):
         assert (run / "ood" / name).is_file()
+    top = list(csv.DictReader((run / "ood" / "top_nll.csv").read_text().splitlines()))
+    assert len(top) == 16 and [float(r["score"]) for r in top] == sorted((float(r["score"]) for r in top), reverse=True)
+    assert (run / "ood" / "top_nll.png").is_file()  # 16 values per row draw as 4 × 4 images
     assert main(["report", str(run)]) == 0
     assert "Out-of-distribution" in (run / "report.html").read_text()
     # wrong shape: a clear error naming the model's input shape
     np.save(tmp_path / "wide.npy", np.zeros((50, 17), dtype=np.float32))
     assert main(["score", str(run), "--data", str(tmp_path / "wide.npy")]) == 2
     assert "(16,)" in capsys.readouterr().err
+
+
+def test_a_users_file_is_scored_row_for_row_and_training_says_what_it_holds_out(tmp_path, capsys):
+    """The issue's acceptance: `aevb score` on a 2,000-row file writes 2,000 rows indexed 0 … 1,999; `aevb train`
+    says how many rows it holds out and how to change that; --test-fraction 0 trains on every row."""
+    rows = (np.random.default_rng(1).random((2000, 8)) < 0.3).astype(np.float32)
+    np.save(tmp_path / "rows.npy", rows)
+    argv = ["train", "--dataset", str(tmp_path / "rows.npy"), "--latent-dim", "2", "--hidden", "8", "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "holds 2000 rows; training on 1800, holding out 200 (10%, seeded) as the test split" in out
+    assert "--test-fraction" in out
+    fast = ["--nll-samples", "4", "--score", "nll"]
+    assert main(["score", str(tmp_path / "run"), "--out", str(tmp_path / "s.csv"), *fast]) == 0
+    scored = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
+    assert [int(r["index"]) for r in scored] == list(range(2000))
+    assert main([*argv, "--test-fraction", "0", "--out", str(tmp_path / "all")]) == 0
+    assert "training on all 2000 rows" in capsys.readouterr().out
+    assert main([*argv, "--test-fraction", "1.5", "--out", str(tmp_path / "bad")]) == 2
+    assert "test_fraction must lie in [0, 1)" in capsys.readouterr().err
+
+
+def test_histogram_axis_keeps_the_bulk_visible():
+    from aevb.runs.scores import histogram_range
+
+    values = np.r_[np.random.default_rng(0).normal(0, 1, 1000), [1e6, 2e6]]  # two inputs far outside the data
+    lo, hi, beyond = histogram_range(values)
+    assert -4 < lo < -2 and 2 < hi < 4 and 8 <= beyond <= 12  # ~0.5 % in each tail, the two extremes among them
+    assert histogram_range(np.zeros(5))[:2] == (-0.5, 0.5)
 
 
 def test_detection_metrics_on_known_orderings():

@@ -222,3 +222,17 @@ def test_compiled_training_matches_eager():
     compiled.fit()
     for name, value in eager.model.state_dict().items():
         torch.testing.assert_close(compiled.model.state_dict()[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_fit_takes_numpy_arrays_and_tensors_of_rows():
+    """The README says NumPy is accepted: aevb.fit(model, array) used to fail on `array.name`."""
+    import numpy as np
+
+    import aevb
+
+    rows = (np.random.default_rng(0).random((120, 16)) < 0.3).astype(np.float32)
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (16,), seed=0)
+    result = aevb.fit(model, rows, test=torch.from_numpy(rows[:20]), epochs=2, progress=False)
+    assert len(result.history) == 2 and math.isfinite(result.history[-1]["test_elbo"])
+    with pytest.raises(DataError, match="must hold rows"):
+        aevb.fit(model, rows[0], epochs=1, progress=False)

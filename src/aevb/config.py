@@ -109,6 +109,18 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.validate()
 
+    # A field whose description starts "cvae: …" applies to these models only (the others ignore it).
+    _ONLY_FOR = {"cvae": ("cvae", "m2"), "vqvae": ("vqvae",), "deep-vae": ("deep-vae",)}
+
+    def applicable(self) -> dict[str, Any]:
+        """The fields that mean something for ``self.model`` (a plain VAE's description lists no codebook size)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            prefix = f.metadata["help"].split(":", 1)[0]
+            if self.model in self._ONLY_FOR.get(prefix, (self.model,)):
+                out[f.name] = getattr(self, f.name)
+        return out
+
     def validate(self) -> ModelConfig:
         """Range and consistency checks of the values. Registry names (model, arch, posterior, likelihood,
         activation, init) are checked where the parts are built, by the registries that know them."""
@@ -151,6 +163,9 @@ class TrainConfig:
     data_dir: str = _f("", "data", "where dataset files live (empty: $AEVB_DATA_DIR, then ~/.cache/aevb)")
     download: bool = _f(True, "data", "download missing dataset files from their canonical URLs")
     test_split: str = _f("test", "data", "the held-out split evaluated during training")
+    test_fraction: float = _f(
+        0.1, "data", "your own files: the fraction of rows held out (seeded) as the test split; 0: train on every row"
+    )
     labels_per_class: int = _f(0, "data", "m2: keep this many training labels per class (seeded), hide the rest")
     labeled: int = _f(0, "data", "m2: keep this many training labels chosen at random (seeded), hide the rest")
     features: str = _f("", "data", "M1+M2: train on the posterior means of this run's encoder (a run directory)")
@@ -210,6 +225,8 @@ class TrainConfig:
         fid_features) are checked where those parts are built, by the registries that know them."""
         for name in ("epochs", "batch_size", "samples", "eval_samples", "lr"):
             _positive(name, getattr(self, name))
+        if not 0 <= self.test_fraction < 1:
+            raise ConfigError(f"test_fraction must lie in [0, 1) (0: no test split), got {self.test_fraction}")
         _positive("checkpoint_steps", self.checkpoint_steps, allow_zero=True)
         _positive("steps", self.steps, allow_zero=True)
         for name in ("labels_per_class", "labeled", "m2_alpha", "m2_labelled_batch"):

@@ -144,18 +144,21 @@ def export_onnx(model: BoundModel, out_dir: str | Path, *, check_batch: int = 10
     }
     value_range = {"unit": "[0, 1]", "binary": "{0, 1}", "real": "any real number"}[support]
     context_input = (
-        {"context": {"shape": ["N", model.num_classes], "range": "one-hot rows of the class label"}} if context else {}
+        {"context": {"shape": ["N", model.num_classes], "dtype": "float32", "range": "one-hot rows of the class label"}}
+        if context
+        else {}
     )
     description = {
         "format": EXPORT_FORMAT,
         "aevb_version": __version__,
-        "model": None if model.config is None else model.config.__dict__,
+        "model": None if model.config is None else model.config.applicable(),
+        "dtype": "float32",  # of every input and output: onnxruntime refuses float64 arrays
         "event_shape": list(event_shape),
         "latent_dim": latent,
         "prior": "N(0, I)" if not context else "p(z|c): see the model config (conditional_prior)",
         "encoder": {
             "file": "encoder.onnx",
-            "inputs": {"x": {"shape": ["N", *event_shape], "range": value_range}, **context_input},
+            "inputs": {"x": {"shape": ["N", *event_shape], "dtype": "float32", "range": value_range}, **context_input},
             "outputs": {
                 name: {"shape": ["N", latent] + ([latent] if name == "scale_tril" else [])} for name in enc_names
             },
@@ -163,7 +166,7 @@ def export_onnx(model: BoundModel, out_dir: str | Path, *, check_batch: int = 10
         },
         "decoder": {
             "file": "decoder.onnx",
-            "inputs": {"z": {"shape": ["N", latent], "range": "any real number"}, **context_input},
+            "inputs": {"z": {"shape": ["N", latent], "dtype": "float32", "range": "any real number"}, **context_input},
             "outputs": {name: {"shape": ["N", *event_shape]} for name in dec_names},
             "family": f"p(x|z): {_FAMILIES[dec_names]}",
         },

@@ -180,7 +180,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         limit=args.limit,
         seed=args.seed,
     )
-    print(f"wrote {path} (one row per datapoint; higher scores are more anomalous)")
+    print(f"wrote {path} (one row per datapoint, index = its row; higher scores are more anomalous)")
     return 0
 
 

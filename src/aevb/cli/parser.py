@@ -239,15 +239,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="anomaly scores per datapoint (higher = more anomalous), written as CSV")
     _add_run(p)
     p.add_argument("--data", default=None, help="a dataset name or path (default: the run's dataset)")
-    _add_split(p)
+    p.add_argument(
+        "--split",
+        default=None,
+        help="train, test or all (default: every row of your own file, the test split of a named dataset); the CSV's "
+        "index is the row of your file whatever the split",
+    )
     p.add_argument("--out", default="scores.csv")
     _add_score_flags(p, DEFAULT_SCORE)
     p.set_defaults(func="cmd_score")
 
     p = sub.add_parser("ood", help="how well each score tells out-of-distribution data apart: AUROC, AUPRC, FPR@95")
     _add_run(p)
-    p.add_argument("--in", default=None, help="in-distribution data NAME[:split] (default: the run's test split)")
-    p.add_argument("--out", required=True, help="out-of-distribution data NAME[:split] (e.g. fashion-mnist:test)")
+    p.add_argument(
+        "--in",
+        default=None,
+        help="in-distribution data NAME[:split] or a file (every row) (default: the run's held-out test split)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="out-of-distribution data NAME[:split] (e.g. fashion-mnist:test; a named dataset: its test split) or "
+        "a file (every row)",
+    )
     p.add_argument("--dir", default=None, help="folder for ood.json and the pictures (default: RUN/ood)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_score_flags(p, ",".join(SCORE_NAMES))

@@ -9,10 +9,12 @@ downloads try ``<mirror>/<subfolder>/<file>`` before the canonical URLs.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from aevb.data.catalog import DATASETS
@@ -28,8 +30,9 @@ from aevb.errors import DataError
 
 ENV_MIRROR = "AEVB_DATA_MIRROR"
 SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train", "eval": "test"}
-USER_TEST_FRACTION = 10
-"""User data: split ``test`` is the last N // 10 examples of a seeded permutation, ``train`` the rest."""
+USER_TEST_FRACTION = 0.1
+"""User data: split ``test`` is the last ⌊N · 0.1⌋ examples of a seeded permutation, ``train`` the rest (the
+default; ``test_fraction`` of :func:`load_dataset` and ``aevb train --test-fraction`` change it)."""
 
 _verified: set[tuple[str, int, int]] = set()
 
@@ -45,6 +48,23 @@ def get_spec(name: str) -> DatasetSpec:
         f"unknown dataset {name!r}{hint}; known datasets: {', '.join(DATASETS)}; or give a path to a "
         f"{'/'.join(USER_SUFFIXES)} file or a folder of images"
     )
+
+
+def is_user_data(name: str | os.PathLike[str]) -> bool:
+    """Whether ``name`` names the user's own data (a path) rather than a dataset of the catalog."""
+    return _is_path_like(name)
+
+
+def user_test_size(n: int, test_fraction: float = USER_TEST_FRACTION) -> int:
+    """How many of a user file's ``n`` rows the seeded test split holds: ⌊n · test_fraction⌋."""
+    if not 0 <= test_fraction < 1:
+        raise DataError(f"test_fraction must lie in [0, 1), got {test_fraction}")
+    return math.floor(n * test_fraction + 1e-9)  # 1e-9: 0.1 · 70 is 7.000000000000001, and 0.3 · 10 is 2.9999999
+
+
+def user_split_rows(n: int, split: str, test_fraction: float = USER_TEST_FRACTION) -> np.ndarray:
+    """The rows of a user file of ``n`` rows that split ``split`` (train, test, all) holds, in file order."""
+    return split_indices(n, split, user_test_size(n, test_fraction))
 
 
 def _is_path_like(name: str | os.PathLike[str]) -> bool:
@@ -145,18 +165,17 @@ def _canonical_split(spec_name: str, split: str, available: list[str]) -> str:
     raise DataError(f"dataset {spec_name!r} has no split {split!r}{hint}; available splits: {', '.join(available)}")
 
 
-def _load_user(path: Path, split: str, image_size: tuple[int, int] | None) -> TensorData:
+def _load_user(path: Path, split: str, image_size: tuple[int, int] | None, test_fraction: float) -> TensorData:
     data = load_array(path, image_size=image_size)
     key = _canonical_split(str(path), split, ["train", "test", "all"])
-    n_test = len(data) // USER_TEST_FRACTION
-    if key == "test" and n_test == 0:
-        raise DataError(
-            f"{path} holds {len(data)} examples, too few for a test split (10%, so at least "
-            f"{USER_TEST_FRACTION} examples are needed); use split 'all' or 'train'"
-        )
     if key == "all":
         return data
-    return data.take(torch.from_numpy(split_indices(len(data), key, n_test)))
+    if key == "test" and user_test_size(len(data), test_fraction) == 0:
+        raise DataError(
+            f"{path} holds {len(data)} examples and test_fraction is {test_fraction}: its test split is empty; use "
+            "split 'all' or 'train', or a larger --test-fraction"
+        )
+    return data.take(torch.from_numpy(user_split_rows(len(data), key, test_fraction)))
 
 
 def load_dataset(
@@ -168,6 +187,7 @@ def load_dataset(
     image_size: tuple[int, int] | None = None,
     verify: bool = True,
     timeout: float = 30.0,
+    test_fraction: float = USER_TEST_FRACTION,
 ) -> TensorData:
     """Load one split of a named dataset, or of the user's own data when ``name`` is a path.
 
@@ -176,14 +196,15 @@ def load_dataset(
             ``.csv`` file or to a folder of images (anything with a path separator, a known suffix, or that
             exists; a registered name wins, so write ``./mnist`` for a folder called ``mnist``).
         split: ``train``, ``test``, ``valid`` (binarized-mnist only) or ``all`` (seeded-split datasets).
-            User data: ``test`` is the last ``N // 10`` examples of a seeded permutation, ``train`` the
-            rest (about 90%), ``all`` everything.
+            User data: ``test`` is the last ``⌊N · test_fraction⌋`` examples of a seeded permutation,
+            ``train`` the rest, ``all`` everything; each in file order.
         data_dir: the data root; default ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``.
         download: fetch missing files (verified by sha256 or a content check); when false, a missing file
             raises :class:`DataError`.
         image_size: ``(height, width)`` to resize a folder of images to.
         verify: check present files' digests (cached per process); false skips the check.
         timeout: seconds each network connect or read may block.
+        test_fraction: user data: the fraction of rows in the seeded test split (0: none, train is every row).
     """
     if _is_path_like(name):
         path = Path(name).expanduser()
@@ -192,7 +213,7 @@ def load_dataset(
                 f"no such file or folder: {path}; give a {'/'.join(USER_SUFFIXES)} file, a folder of images, "
                 f"or a dataset name ({', '.join(DATASETS)})"
             )
-        return _load_user(path, split, image_size)
+        return _load_user(path, split, image_size, test_fraction)
     spec = get_spec(str(name))
     key = _canonical_split(spec.name, split, list(spec.splits))
     split_spec = spec.splits[key]

@@ -23,6 +23,11 @@ CLASSIFIERS = ("logistic", "knn")
 def balanced_subset(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``n`` points, ``n / C`` of each of the C classes in ``labels`` (sorted)."""
     classes = np.unique(labels)
+    if n < len(classes):  # 0 (or fewer than one per class) used to end in a traceback from the classifier's fit
+        raise ConfigError(
+            f"{n} labels cannot cover the {len(classes)} classes: give at least one per class, a multiple of "
+            f"{len(classes)} (e.g. --labels {10 * len(classes)})"
+        )
     if n % len(classes):
         raise ConfigError(f"{n} labels cannot be split evenly over {len(classes)} classes; use a multiple of it")
     per_class = n // len(classes)

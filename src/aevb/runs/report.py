@@ -187,6 +187,15 @@ def _ood_section(folder: Path) -> list[str]:
         f"({summary['n_out']}); out-of-distribution is the positive class, higher scores are more anomalous.</p>",
         f"<table><tr><th>score</th><th>AUROC</th><th>AUPRC</th><th>FPR at 95 % TPR</th></tr>{rows}</table>",
     ]
-    pictures = [folder / "roc.png", *sorted(folder.glob("hist_*.png"))]
-    parts += [_figure(p, p.stem.replace("_", " ")) for p in pictures if p.is_file()]
+    pictures = [folder / "roc.png", *sorted(folder.glob("hist_*.png")), *sorted(folder.glob("top_*.png"))]
+    parts += [_figure(p, _ood_caption(p.stem)) for p in pictures if p.is_file()]
     return parts
+
+
+def _ood_caption(stem: str) -> str:
+    kind, _, score = stem.partition("_")
+    if kind == "hist":
+        return f"{score}: histograms of the in- and out-of-distribution scores"
+    if kind == "top":
+        return f"{score}: the inputs it scores highest, both sets together, most anomalous first (top_{score}.csv)"
+    return "ROC curves of every score"

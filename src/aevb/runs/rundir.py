@@ -39,7 +39,13 @@ def load_data(train: TrainConfig, split: str) -> TensorData:
     """Split ``split`` of the dataset a run's ``[train]`` section names; with ``features`` set (M1+M2), the posterior
     means of that run's encoder for it, ``[N, latent_dim]``, labels kept, and with ``features_sample`` also the
     posterior standard deviations, from which training draws z ~ q(z|x) afresh for every minibatch."""
-    data = load_dataset(train.dataset, split=split, data_dir=train.data_dir or None, download=train.download)
+    data = load_dataset(
+        train.dataset,
+        split=split,
+        data_dir=train.data_dir or None,
+        download=train.download,
+        test_fraction=train.test_fraction,
+    )
     if not train.features:
         return data
     with torch.no_grad():

@@ -19,9 +19,11 @@ import torch
 
 from aevb.atomic import write_text_atomic
 from aevb.data import TensorData, load_dataset
+from aevb.data.loading import is_user_data, user_split_rows
 from aevb.errors import ConfigError
 from aevb.models.protocols import labels_to_context
 from aevb.plots.common import pyplot, save_figure
+from aevb.plots.png import save_grid, shows_as_images, to_images
 from aevb.runs.rundir import Run, require_sklearn
 from aevb.scoring import ScoreSettings, score
 from aevb.training.trainer import check_compatible
@@ -29,15 +31,37 @@ from aevb.training.trainer import check_compatible
 OOD_FILE = "ood.json"
 
 
-def _data(run: Run, spec: str | None, split: str, limit: int = 0) -> TensorData:
-    """``NAME``, ``NAME:split`` or a path; None: the run's own dataset. ``limit`` > 0 keeps that many evenly spaced."""
+def _data(run: Run, spec: str | None, split: str | None, limit: int = 0) -> TensorData:
+    """``NAME``, ``NAME:split`` or a path; None: the run's own dataset. ``split`` None: every row of a file of the
+    user's (:func:`default_split`), the test split of a named dataset. ``limit`` > 0 keeps that many evenly spaced."""
+    split = split or default_split(run, spec)
     if spec is None:
         data = run.data(split)
     else:
         name, _, named_split = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
         train = run.config.train
-        data = load_dataset(name, split=named_split or split, data_dir=train.data_dir or None, download=train.download)
+        data = load_dataset(
+            name,
+            split=named_split or split,
+            data_dir=train.data_dir or None,
+            download=train.download,
+            test_fraction=train.test_fraction,
+        )
     return data.spread(limit) if limit else data
+
+
+def default_split(run: Run, spec: str | None) -> str:
+    """``all`` for a file of the user's (its rows are what the user will join the scores to), else ``test``."""
+    return "all" if is_user_data(spec if spec is not None else run.config.train.dataset) else "test"
+
+
+def _file_rows(run: Run, spec: str | None, split: str, positions: torch.Tensor) -> torch.Tensor:
+    """The rows of the user's file that ``positions`` in its split ``split`` are (the identity for ``all``)."""
+    if split == "all":
+        return positions
+    total = len(_data(run, spec, "all"))
+    rows = user_split_rows(total, split, run.config.train.test_fraction)
+    return torch.from_numpy(rows)[positions]
 
 
 def _scores(
@@ -51,24 +75,31 @@ def _scores(
 def score_run(
     run_dir: str | Path,
     data: str | None = None,
-    split: str = "test",
+    split: str | None = None,
     kinds: list[str] | tuple[str, ...] = ("regret",),
     out: str | Path = "scores.csv",
     settings: ScoreSettings | None = None,
     limit: int = 0,
     seed: int = 0,
 ) -> Path:
-    """Write one CSV row per datapoint of ``data`` (default: the run's dataset): its index in the split (also with
-    ``limit``), label (when known) and one column per score, higher = more anomalous; written atomically."""
+    """Write one CSV row per datapoint of ``data`` (default: the run's dataset): its index, the split scored, its
+    label (when known) and one column per score, higher = more anomalous; written atomically.
+
+    ``split`` None scores every row of a file of the user's and the test split of a named dataset. ``index`` is the
+    row of the user's file (whatever the split; also with ``limit``), or the position in the named dataset's split.
+    """
     run = Run(run_dir)
+    split = split or default_split(run, data)
     whole = _data(run, data, split)
-    rows = whole.spread_indices(limit or len(whole))  # the index column: positions in the split, also with a limit
-    dataset = whole.take(rows) if limit else whole
+    positions = whole.spread_indices(limit or len(whole))
+    dataset = whole.take(positions) if limit else whole
+    user = is_user_data(data if data is not None else run.config.train.dataset)
+    rows = _file_rows(run, data, split, positions) if user else positions
     scores = _scores(run, dataset, list(kinds), settings or ScoreSettings(), seed)
-    header = ["index", *(["label"] if dataset.y is not None else []), *scores]
+    header = ["index", "split", *(["label"] if dataset.y is not None else []), *scores]
     lines = [",".join(header)]
     for i in range(len(dataset)):
-        cells = [str(int(rows[i]))] + ([str(int(dataset.y[i]))] if dataset.y is not None else [])
+        cells = [str(int(rows[i])), split] + ([str(int(dataset.y[i]))] if dataset.y is not None else [])
         cells += [f"{float(v[i]):.6g}" for v in scores.values()]
         lines.append(",".join(cells))
     out = Path(out)
@@ -99,6 +130,31 @@ def detection_metrics(inlier: np.ndarray, outlier: np.ndarray) -> dict[str, floa
     }
 
 
+def histogram_range(values: np.ndarray, tail: float = 0.5) -> tuple[float, float, int]:
+    """The x-axis of a score histogram: from the ``tail`` to the 100 − ``tail`` percentile of ``values`` (so that a
+    few extreme scores, e.g. the NLL of inputs far outside the data, do not push every other value into one bar), and
+    how many values lie beyond it."""
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    if not hi > lo:  # (nearly) constant scores: a unit-wide axis around them
+        lo, hi = lo - 0.5, hi + 0.5
+    return float(lo), float(hi), int(np.sum((values < lo) | (values > hi)))
+
+
+def write_top(folder: Path, kind: str, sets: dict[str, TensorData], scores: dict[str, np.ndarray], k: int = 16) -> Path:
+    """The ``k`` inputs with the highest ``kind`` score over both sets: ``top_<kind>.csv`` (rank, set, index in the
+    set, score) and, for images, ``top_<kind>.png`` (most anomalous first, in reading order)."""
+    ranked = sorted(
+        ((float(v), name, i) for name, values in scores.items() for i, v in enumerate(values)), reverse=True
+    )[:k]
+    lines = ["rank,set,index,score"] + [f"{r + 1},{name},{i},{v:.6g}" for r, (v, name, i) in enumerate(ranked)]
+    write_text_atomic(folder / f"top_{kind}.csv", "\n".join(lines) + "\n")
+    event_shape = tuple(sets["in"].x.shape[1:])
+    if ranked and shows_as_images(event_shape):
+        images = torch.stack([sets[name].x[i].float() for _, name, i in ranked])
+        save_grid(to_images(images, event_shape), folder / f"top_{kind}.png", nrow=min(8, len(ranked)))
+    return folder / f"top_{kind}.csv"
+
+
 def ood_run(
     run_dir: str | Path,
     inlier: str | None = None,
@@ -110,14 +166,20 @@ def ood_run(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Score the in-distribution set (``inlier``, default the run's test split) and the out-of-distribution set
-    (``outlier``, ``NAME[:split]``) and measure how well each score separates them; writes ``ood.json``,
-    ``hist_<score>.png`` and ``roc.png`` into ``out_dir`` (default ``RUN/ood``) and returns the numbers."""
+    (``outlier``, ``NAME[:split]`` or a file: every row) and measure how well each score separates them; writes
+    ``ood.json``, ``hist_<score>.png`` and ``roc.png`` into ``out_dir`` (default ``RUN/ood``) and returns the
+    numbers."""
     roc_curve = _sklearn_metrics().roc_curve
     if not outlier:
         raise ConfigError("--out NAME[:split] is required: the out-of-distribution data")
     run = Run(run_dir)
     settings = settings or ScoreSettings()
-    sets = {"in": _data(run, inlier, "test", limit), "out": _data(run, outlier, "test", limit)}
+    # The default in-set is the run's held-out test split (its training rows would look more normal than any new
+    # inlier); a file named by the user is scored whole, as is a named dataset's test split.
+    sets = {
+        "in": _data(run, inlier, "test" if inlier is None else None, limit),
+        "out": _data(run, outlier, None, limit),
+    }
     start = time.perf_counter()
     scores = {k: _scores(run, d, list(kinds), settings, seed) for k, d in sets.items()}
     seconds = time.perf_counter() - start
@@ -130,13 +192,17 @@ def ood_run(
         a, b = scores["in"][kind].numpy(), scores["out"][kind].numpy()
         results[kind] = detection_metrics(a, b)
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        bins = np.histogram_bin_edges(np.r_[a, b], bins=60)
-        ax.hist(a, bins=bins, alpha=0.6, density=True, label=f"in: {sets['in'].name}")
-        ax.hist(b, bins=bins, alpha=0.6, density=True, label=f"out: {sets['out'].name}")
-        ax.set_xlabel(f"{kind} (higher = more anomalous)")
+        lo, hi, beyond = histogram_range(np.r_[a, b])
+        bins = np.linspace(lo, hi, 61)
+        for name, values in (("in", a), ("out", b)):
+            # values beyond the axis land in its edge bins, so a few extreme scores cannot squeeze the rest into one
+            ax.hist(np.clip(values, lo, hi), bins=bins, alpha=0.6, density=True, label=f"{name}: {sets[name].name}")
+        note = f"; {beyond} beyond the axis, counted in its end bins" if beyond else ""
+        ax.set_xlabel(f"{kind} (higher = more anomalous){note}")
         ax.set_title(f"{kind}: AUROC {results[kind]['auroc']:.3f}")
         ax.legend()
         save_figure(fig, folder / f"hist_{kind}.png")
+        write_top(folder, kind, sets, {"in": a, "out": b})
         fpr, tpr, _ = roc_curve(np.r_[np.zeros(len(a)), np.ones(len(b))], np.r_[a, b])
         ax_roc.plot(fpr, tpr, label=f"{kind} ({results[kind]['auroc']:.3f})")
     ax_roc.plot([0, 1], [0, 1], color="gray", lw=0.8, ls="--")

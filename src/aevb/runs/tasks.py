@@ -20,6 +20,7 @@ from torch import nn
 from aevb.atomic import write_atomic, write_text_atomic
 from aevb.config import Config, ModelConfig, TrainConfig
 from aevb.data import TensorData
+from aevb.data.loading import is_user_data, user_split_rows
 from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
 from aevb.export import export_onnx
@@ -48,8 +49,11 @@ def train_from_config(config: Config, resume: bool = False, overwrite: bool = Fa
         raise ConfigError("train.out (--out) is required: the run directory to write")
     run_dir = Path(cfg.out)
     claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
-    train = load_data(cfg, "train")
-    test = load_data(cfg, cfg.test_split) if cfg.eval_every else None
+    train, note = _training_rows(cfg)
+    if note and cfg.progress and env_world()[0] == 0:
+        print(note)
+    no_test = is_user_data(cfg.dataset) and cfg.test_fraction == 0 and cfg.test_split == "test"
+    test = load_data(cfg, cfg.test_split) if cfg.eval_every and not no_test else None
     # The initialization is part of the seeded run; "auto" settings follow the training data, and the run records
     # what they became.
     model_config, notes = data_defaults(config.model, train.x)
@@ -67,6 +71,23 @@ def train_from_config(config: Config, resume: bool = False, overwrite: bool = Fa
     # pair with it; torchrun stops them instead.
     trainer.dist.shutdown()
     return result
+
+
+def _training_rows(cfg: TrainConfig) -> tuple[TensorData, str]:
+    """The training split, and for the user's own file one line saying how many of its rows train and how many are
+    held out, and how to change that (the split used to be silent: a user joining scores to rows lost 10 %)."""
+    if not is_user_data(cfg.dataset):
+        return load_data(cfg, "train"), ""
+    everything = load_data(cfg, "all")
+    rows = user_split_rows(len(everything), "train", cfg.test_fraction)
+    n, n_train = len(everything), len(rows)
+    if n_train == n:
+        return everything, f"data: training on all {n} rows of {cfg.dataset} (test_fraction 0: no test split)"
+    note = (
+        f"data: {cfg.dataset} holds {n} rows; training on {n_train}, holding out {n - n_train} "
+        f"({cfg.test_fraction:.0%}, seeded) as the test split (--test-fraction changes it; 0 trains on every row)"
+    )
+    return everything.take(torch.from_numpy(rows)), note
 
 
 def _init_output_bias_from_data(model: nn.Module, train: TensorData) -> None:

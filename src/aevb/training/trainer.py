@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -385,12 +386,27 @@ def _epoch_message(record: dict[str, Any], label: str = "train bound") -> str:
     return msg
 
 
+def as_data(rows: TensorData | np.ndarray | torch.Tensor, name: str) -> TensorData:
+    """``rows`` as :class:`TensorData`: itself, or an array/tensor of rows (float32, no labels) named ``name``."""
+    if isinstance(rows, TensorData):
+        return rows
+    if isinstance(rows, np.ndarray):
+        if not (np.issubdtype(rows.dtype, np.number) or rows.dtype == np.bool_):
+            raise DataError(f"{name} must hold numbers; got a NumPy array of dtype {rows.dtype}")
+        rows = torch.from_numpy(np.ascontiguousarray(rows))
+    if not isinstance(rows, torch.Tensor):
+        raise DataError(f"{name} must be TensorData, a NumPy array or a tensor of rows; got {type(rows).__name__}")
+    if rows.dim() < 2:
+        raise DataError(f"{name} must hold rows, [N, *event_shape]; got shape {list(rows.shape)}")
+    return TensorData(rows.float(), None, name=name)
+
+
 def fit(
     model: GenerativeModel,
-    train: TensorData,
+    train: TensorData | np.ndarray | torch.Tensor,
     config: TrainConfig | None = None,
     *,
-    test: TensorData | None = None,
+    test: TensorData | np.ndarray | torch.Tensor | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -401,8 +417,10 @@ def fit(
     With ``run_dir`` the run directory is the CLI's: ``config.toml`` (the model's config and this training config,
     whose ``dataset`` defaults to ``train.name``), the model files, ``metrics.jsonl`` and checkpoints, so ``aevb
     evaluate`` and ``aevb train --resume`` work on it. A directory that already holds a run is refused unless
-    ``resume`` or ``overwrite``.
+    ``resume`` or ``overwrite``. ``train`` and ``test``: :class:`TensorData`, or an array or tensor
+    ``[N, *event_shape]`` of the rows themselves (NumPy included).
     """
+    train, test = as_data(train, "train"), None if test is None else as_data(test, "test")
     base = config.__dict__ if config is not None else {"dataset": train.name}
     config = section_from_dict(TrainConfig, {**base, **overrides})
     if run_dir is not None:
