@@ -160,6 +160,9 @@ def test_a_users_file_is_scored_row_for_row_and_training_says_what_it_holds_out(
     assert main(["score", str(tmp_path / "run"), "--out", str(tmp_path / "s.csv"), *fast]) == 0
     scored = list(csv.DictReader((tmp_path / "s.csv").read_text().splitlines()))
     assert [int(r["index"]) for r in scored] == list(range(2000))
+    default = ["score", str(tmp_path / "run"), "--nll-samples", "4", "--limit", "5", "--out", str(tmp_path / "a.csv")]
+    assert main(default) == 0
+    assert (tmp_path / "a.csv").read_text().splitlines()[0] == "index,split,nll"  # auto: a table → nll
     assert main([*argv, "--test-fraction", "0", "--out", str(tmp_path / "all")]) == 0
     assert "training on all 2000 rows" in capsys.readouterr().out
     assert main([*argv, "--test-fraction", "1.5", "--out", str(tmp_path / "bad")]) == 2

@@ -23,6 +23,17 @@ FIELD_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("train", "fid_features"): ("aevb_classifier", "inception"),
 }
 SCORE_NAMES = ("complexity", "elbo", "nll", "recon", "regret")
-DEFAULT_SCORE = "regret"  # chosen before any OOD measurement: Likelihood Regret is designed to work both ways
+# "auto": regret for images, nll for other data (aevb.scoring.auto_score says why). Before 2026-12-04 the default was
+# regret for all data, chosen before any OOD measurement: Likelihood Regret is designed to work both ways.
+DEFAULT_SCORE = "auto"
 NLL_ESTIMATOR_NAMES = ("hmc", "is")
-EXPERIMENT_NAMES = ("ae-vs-vae", "beta-vae-dsprites", "fig2", "fig3", "fig4", "fig5")
+EXPERIMENT_NAMES = (
+    "ae-vs-vae",
+    "beta-vae-dsprites",
+    "fig2",
+    "fig3",
+    "fig4",
+    "fig5",
+    "one-class",
+    "one-class-tabular",
+)

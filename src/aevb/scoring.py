@@ -217,11 +217,13 @@ def score(
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Scores ``kinds`` (names in :data:`SCORES`) of every datapoint of ``x``: ``{name: [N] tensor}``, higher = more
-    anomalous. ``x``: a tensor or NumPy array ``[N, *event_shape]``. The posterior noise is drawn from ``seed`` and
+    anomalous; ``"auto"`` among ``kinds`` is :func:`auto_score`'s choice, under that score's own name. ``x``: a
+    tensor or NumPy array ``[N, *event_shape]``. The posterior noise is drawn from ``seed`` and
     shared by every datapoint (:class:`SharedNoise`): a row's score depends on that row and ``seed`` alone."""
     if not isinstance(model, BoundModel):
         raise ConfigError(f"{type(model).__name__} has no variational bound to score with")
     settings = settings or ScoreSettings()
+    kinds = [auto_score(tuple(model.event_shape)) if name == "auto" else name for name in kinds]
     functions = {name: SCORES.get(name) for name in kinds}  # an unknown name fails before any work
     if not is_variational(model) and set(kinds) - {"recon"}:
         raise ConfigError(

@@ -115,7 +115,11 @@ def _config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = No
 # --- commands ------------------------------------------------------------------------------------------------
 def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
     d = ScoreSettings()  # the defaults live in one place
-    p.add_argument("--score", default=default_scores, help=f"comma-separated scores: {', '.join(SCORE_NAMES)}")
+    p.add_argument(
+        "--score",
+        default=default_scores,
+        help=f"comma-separated scores: {', '.join(SCORE_NAMES)}, or auto (regret for images, nll for tables)",
+    )
     p.add_argument("--nll-samples", type=int, default=d.nll_samples, help="importance samples K of nll and complexity")
     p.add_argument(
         "--elbo-samples", type=int, default=d.elbo_samples, help="posterior samples of elbo, recon and regret's bound"
@@ -339,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "reproduce",
-        help="reproduce a figure of Kingma & Welling (2014), fig2 … fig5; the lecture's ae-vs-vae; beta-vae-dsprites",
+        help="reproduce a figure of Kingma & Welling (2014), fig2 … fig5; the lecture's ae-vs-vae; beta-vae-dsprites; "
+        "the anomaly benchmarks one-class and one-class-tabular",
     )
     p.add_argument("name", help=", ".join(EXPERIMENT_NAMES))
     p.add_argument("--out", default=None, help="output folder (default: runs/reproduce/NAME)")
@@ -360,7 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-points", type=int, default=1000, help="fig3: train and test points log p(x) is estimated on")
     p.add_argument("--probes", type=int, default=5, help="fig3: how many times during training log p(x) is estimated")
     p.add_argument("--betas", nargs="+", default=None, help="beta-vae-dsprites: the β values (default 1 4 16)")
-    p.add_argument("--seeds", type=int, default=3, help="beta-vae-dsprites: seeds per β, from --seed on")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds from --seed on: beta-vae-dsprites per β (default 3), one-class-tabular per table (default 5)",
+    )
     p.add_argument("--steps", type=int, default=0, help="beta-vae-dsprites: Adam steps per run (0: 3000)")
     p.add_argument(
         "--metric-points", type=int, default=2000, help="beta-vae-dsprites: training points per metric (eval: half)"
@@ -372,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="mlp",
         help="beta-vae-dsprites: mlp (Higgins et al.'s 1200-1200, default) or conv (Burgess et al.'s 32-channel convs)",
     )
+    p.add_argument(
+        "--datasets",
+        default=None,
+        help="one-class: comma-separated datasets (default mnist,fashion-mnist); one-class-tabular: tables "
+        "(breast-cancer,wine)",
+    )
+    p.add_argument("--classes", default=None, help="one-class: comma-separated normal classes (default 0..9)")
+    p.add_argument("--epochs", type=int, default=0, help="one-class(-tabular): aevb's training epochs (0: 20 / 100)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func="cmd_reproduce")

@@ -1,5 +1,6 @@
 """The experiments of Kingma & Welling (2014), one command each: ``aevb reproduce fig2|fig3|fig4|fig5``; the
-lecture's ``ae-vs-vae`` and Higgins et al.'s ``beta-vae-dsprites``.
+lecture's ``ae-vs-vae``, Higgins et al.'s ``beta-vae-dsprites``, and the anomaly-detection benchmarks ``one-class``
+(MNIST and Fashion-MNIST, each class normal in turn) and ``one-class-tabular``.
 
 Each writes into ``--out`` a PNG, a CSV of the numbers behind it, a ``summary.md`` and the run directories of the
 models it trained (``runs/NAME``; a rerun with the same settings reuses finished runs).
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aevb.registry import Registry
-from aevb.reproduce import ae_vs_vae, beta_vae_dsprites, fig2, fig3, fig45
+from aevb.reproduce import ae_vs_vae, beta_vae_dsprites, fig2, fig3, fig45, one_class
 from aevb.reproduce.common import Options
 
 EXPERIMENTS: Registry[Callable[[Options, Path], Path]] = Registry("experiment")
@@ -22,6 +23,8 @@ EXPERIMENTS.register("fig4")(fig45.run_fig4)
 EXPERIMENTS.register("fig5")(fig45.run_fig5)
 EXPERIMENTS.register("ae-vs-vae")(ae_vs_vae.run)
 EXPERIMENTS.register("beta-vae-dsprites")(beta_vae_dsprites.run)
+EXPERIMENTS.register("one-class")(one_class.run_images)
+EXPERIMENTS.register("one-class-tabular")(one_class.run_tables)
 
 
 def run_experiment(name: str, **options: Any) -> Path:

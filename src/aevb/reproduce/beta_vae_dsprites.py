@@ -153,7 +153,7 @@ def run(opts: Options, out: Path) -> Path:
     tag = "" if opts.arch == "mlp" else f"{opts.arch}_"  # the default's names are those of earlier versions
     rows = []
     for beta in betas:
-        for seed in range(opts.seed, opts.seed + opts.seeds):
+        for seed in range(opts.seed, opts.seed + (opts.seeds or 3)):
             name = f"{tag}beta{beta:g}_seed{seed}"
             model_cfg = ModelConfig(latent_dim=LATENTS, hidden=HIDDEN[opts.arch], arch=opts.arch, activation="relu")
             train_cfg = quiet_train(
@@ -205,7 +205,7 @@ def run(opts: Options, out: Path) -> Path:
         f"{len(train)} training images, {len(test)} test images; {opts.arch} networks ({HIDDEN[opts.arch]}); "
         f"{steps} Adam steps of 64 per run; metrics on "
         f"{opts.metric_points} training / {max(opts.metric_points // 2, 1)} evaluation points; mean ± sd over "
-        f"{opts.seeds} seed(s); precision {opts.precision}.",
+        f"{opts.seeds or 3} seed(s); precision {opts.precision}.",
         "",
         markdown_table(header, table),
         *_separation_lines(rows, betas),

@@ -55,17 +55,32 @@ class Options:
     probes: int = 5
     # beta-vae-dsprites: the β values, seeds per β, the step budget, metric points, precision, dataset, networks
     betas: str | list[float] | None = None
-    seeds: int = 3
+    seeds: int | None = None  # None: the experiment's default (beta-vae-dsprites 3, one-class-tabular 5)
     steps: int = 0
     metric_points: int = 2000
     precision: str = "fp32"
     dsprites: str = "dsprites"
     arch: str = "mlp"
+    # one-class, one-class-tabular: the datasets (tables), the normal classes, aevb's training epochs (0: default)
+    datasets: str | list[str] | None = None
+    classes: str | list[int] | None = None
+    epochs: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.datasets, str):
+            self.datasets = [d.strip() for d in self.datasets.split(",") if d.strip()]
+        if isinstance(self.classes, str):
+            try:
+                self.classes = [int(c) for c in self.classes.split(",") if c.strip()]
+            except ValueError:
+                raise ConfigError(f"--classes must be comma-separated integers, got {self.classes!r}") from None
+        if self.epochs < 0:
+            raise ConfigError(f"--epochs must be >= 0 (0: the experiment's default), got {self.epochs}")
+        if self.seeds is not None and self.seeds < 1:
+            raise ConfigError(f"--seeds must be >= 1, got {self.seeds}")
         if self.budget is not None and self.budget <= 0:
             raise ConfigError(f"--budget must be a positive number of training samples, got {self.budget}")
-        for name in ("eval_points", "probes", "seeds", "metric_points"):
+        for name in ("eval_points", "probes", "metric_points"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.arch not in ("mlp", "conv"):

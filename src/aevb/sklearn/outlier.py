@@ -118,7 +118,7 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
             SCORES.get(self.anomaly_score)  # an unknown name fails before training, naming the known ones
         x = self._fit_model(X)
         self.anomaly_score_ = auto_score(self.event_shape_) if self.anomaly_score == "auto" else self.anomaly_score
-        normality = self._normality(x)
+        normality = -self._anomaly(x, [self.anomaly_score_])[self.anomaly_score_]
         self.offset_ = float(np.quantile(normality, self.contamination))
         self._fitted_on(normality)
         return self
@@ -126,24 +126,32 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
     def _fitted_on(self, normality: np.ndarray) -> None:
         """Called at the end of ``fit`` with the training rows' ``score_samples`` (the PyOD detector keeps them)."""
 
-    def _normality(self, x: torch.Tensor) -> np.ndarray:
-        """−anomaly score of rows ``x`` as the model sees them (higher = more normal), float64."""
+    def _anomaly(self, x: torch.Tensor, kinds: list[str]) -> dict[str, np.ndarray]:
+        """Scores ``kinds`` of rows ``x`` as the model sees them (higher = more anomalous), float64, in units of the
+        data as given (the standardization's log-Jacobian taken out of the densities)."""
         settings = ScoreSettings(
             nll_samples=self.mc_samples, elbo_samples=self.mc_samples, regret_steps=self.regret_steps
         )
-        raw = anomaly_scores(self.model_, x, [self.anomaly_score_], settings=settings, seed=self.seed_)
-        raw = raw[self.anomaly_score_]
-        values = -raw.double().numpy()
-        if self.anomaly_score_ in _DENSITY_SCORES:
-            # densities of x̃ → densities of x; complexity is in bits
-            values += self._log_jacobian() / (np.log(2) if self.anomaly_score_ == "complexity" else 1.0)
-        return values
+        out = {}
+        for kind, raw in anomaly_scores(self.model_, x, kinds, settings=settings, seed=self.seed_).items():
+            values = raw.double().numpy()
+            if kind in _DENSITY_SCORES:  # −log p(x̃) → −log p(x); complexity is in bits
+                values = values - self._log_jacobian() / (np.log(2) if kind == "complexity" else 1.0)
+            out[kind] = values
+        return out
+
+    def anomaly_scores(self, X: Any, kinds: list[str] | tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Several scores of the fitted model at once: ``{kind: [n_samples]}``, higher = more anomalous (for
+        ``nll``, −log p(x) in nats). ``kinds``: names of :data:`aevb.scoring.SCORES` (default: ``anomaly_score_``).
+        ``score_samples`` is ``−anomaly_scores(X)[anomaly_score_]``."""
+        check_is_fitted(self, "model_")
+        x = self._to_model(self._check_input(X, reset=False))
+        return self._anomaly(x, list(kinds or [self.anomaly_score_]))
 
     def score_samples(self, X: Any) -> np.ndarray:
         """−anomaly score of each row of ``X``, ``[n_samples]``: higher is more normal (for ``anomaly_score =
         "nll"``, the importance-sampled log p(x) in nats)."""
-        check_is_fitted(self, "model_")
-        return self._normality(self._to_model(self._check_input(X, reset=False)))
+        return -self.anomaly_scores(X)[self.anomaly_score_]
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) − offset_``: negative for the rows ``predict`` calls outliers."""
