@@ -126,6 +126,11 @@ def test_score_and_ood_commands(tmp_path, capsys):
     assert main(["score", str(run), "--split", "test", "--out", str(tmp_path / "t.csv"), "--score", "nll", *fast]) == 0
     held_out = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
     assert len(held_out) == 30 and {r["split"] for r in held_out} == {"test"}
+    # the same split named in the spec, under an alias: the same rows and file indices
+    spec = ["--data", f"{tmp_path / 'in.npy'}:eval", "--out", str(tmp_path / "e.csv"), "--score", "nll", *fast]
+    assert main(["score", str(run), *spec]) == 0
+    aliased = list(csv.DictReader((tmp_path / "e.csv").read_text().splitlines()))
+    assert [(r["index"], r["split"]) for r in aliased] == [(r["index"], "test") for r in held_out]
     whole = {r["index"]: r["nll"] for r in rows}
     assert all(whole[r["index"]] == r["nll"] for r in held_out)  # same rows, same scores (shared noise)
     capsys.readouterr()

@@ -171,3 +171,26 @@ def test_readme_block_runs_as_written(tmp_path):
     lines = out.stdout.splitlines()
     assert lines[0].startswith("nll [")  # the score "auto" chose for a table, and three log p(x)
     assert float(lines[-1]) > 0.75  # the probe's accuracy (chance: 0.1)
+
+
+def test_rows_outside_a_bernoulli_models_support_are_the_most_anomalous(digits):
+    """A detector fitted on pixels in [0, 1] meets rows beyond that range (min-max scaling by the training range
+    does this): they score +inf, with a warning, instead of an error; the other rows score as before."""
+    x, _ = digits
+    detector = VAEOutlierDetector(**FAST, anomaly_score="nll", mc_samples=4).fit(x[:200])
+    assert detector.likelihood_ == "bernoulli"
+    rows = x[200:205].copy()
+    rows[1, 3] = 1.2
+    with pytest.warns(UserWarning, match="1 row.* outside \\[0, 1\\]"):
+        scores = detector.anomaly_scores(rows)["nll"]
+    assert np.isinf(scores[1]) and np.isfinite(np.delete(scores, 1)).all()
+    np.testing.assert_allclose(np.delete(scores, 1), detector.anomaly_scores(np.delete(rows, 1, axis=0))["nll"])
+    assert detector.predict(rows)[1] == -1
+
+
+def test_a_bad_output_set_after_fitting_is_refused(digits):
+    x, _ = digits
+    vae = VAETransformer(**FAST).fit(x[:100])
+    vae.set_params(output="median")
+    with pytest.raises(ValueError, match="output must be one of mean, sample"):
+        vae.transform(x[:3])

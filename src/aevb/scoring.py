@@ -20,7 +20,7 @@ Every Monte Carlo score draws its posterior noise ε from :class:`SharedNoise`: 
 ``seed`` and the score's name, used by every datapoint (common random numbers,
 :func:`aevb.posteriors.with_shared_noise`). So a datapoint's score is a function of that datapoint alone: it does not
 change with the other rows scored with it, their order, the batch size, or which other scores are asked for in the
-same call.
+same call. (For one-layer models: a deep VAE's upper layers still draw from the seeded global RNG, batch by batch.)
 """
 
 from __future__ import annotations

@@ -38,12 +38,13 @@ DEFAULT_EPOCHS = 20
 DEFAULT_TEST_POINTS = 2000
 TABLE_SEEDS = 5
 
-# A detector: (normal training rows, test rows, seed, epochs) → {column: anomaly scores of the test rows}.
-Detector = Callable[[np.ndarray, np.ndarray, int, int], dict[str, np.ndarray]]
+# A detector: (normal training rows, test rows, seed, aevb's epochs, options) → {column: anomaly scores of the test
+# rows}.
+Detector = Callable[[np.ndarray, np.ndarray, int, int, Options], dict[str, np.ndarray]]
 
 
-def _aevb(train: np.ndarray, test: np.ndarray, seed: int, epochs: int) -> dict[str, np.ndarray]:
-    detector = VAEOutlierDetector(epochs=epochs, random_state=seed).fit(train)
+def _aevb(train: np.ndarray, test: np.ndarray, seed: int, epochs: int, opts: Options) -> dict[str, np.ndarray]:
+    detector = VAEOutlierDetector(epochs=epochs, device=opts.device, random_state=seed).fit(train)
     default = detector.anomaly_score_
     scores = detector.anomaly_scores(test, [default, *(k for k in ("nll", "elbo") if k != default)])
     return {f"aevb ({kind}{', default' if kind == default else ''})": v for kind, v in scores.items()}
@@ -53,21 +54,23 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
-def _isolation_forest(train: np.ndarray, test: np.ndarray, seed: int, epochs: int) -> dict[str, np.ndarray]:
+def _isolation_forest(
+    train: np.ndarray, test: np.ndarray, seed: int, epochs: int, opts: Options
+) -> dict[str, np.ndarray]:
     from sklearn.ensemble import IsolationForest
 
     model = IsolationForest(random_state=seed).fit(_flat(train))
     return {"IsolationForest": -model.score_samples(_flat(test))}
 
 
-def _ocsvm(train: np.ndarray, test: np.ndarray, seed: int, epochs: int) -> dict[str, np.ndarray]:
+def _ocsvm(train: np.ndarray, test: np.ndarray, seed: int, epochs: int, opts: Options) -> dict[str, np.ndarray]:
     from sklearn.svm import OneClassSVM
 
     model = OneClassSVM(kernel="rbf", nu=0.1, gamma="scale").fit(_flat(train))
     return {"OneClassSVM (rbf, ν=0.1)": -model.score_samples(_flat(test))}
 
 
-def _pca(train: np.ndarray, test: np.ndarray, seed: int, epochs: int) -> dict[str, np.ndarray]:
+def _pca(train: np.ndarray, test: np.ndarray, seed: int, epochs: int, opts: Options) -> dict[str, np.ndarray]:
     from sklearn.decomposition import PCA
 
     a, b = _flat(train), _flat(test)
@@ -78,7 +81,7 @@ def _pca(train: np.ndarray, test: np.ndarray, seed: int, epochs: int) -> dict[st
 
 
 def _pyod(name: str) -> Detector:
-    def run(train: np.ndarray, test: np.ndarray, seed: int, epochs: int) -> dict[str, np.ndarray]:
+    def run(train: np.ndarray, test: np.ndarray, seed: int, epochs: int, opts: Options) -> dict[str, np.ndarray]:
         if name == "AutoEncoder":
             from pyod.models.auto_encoder import AutoEncoder as Model
         else:
@@ -118,7 +121,7 @@ def _evaluate(
     rows, all_scores = [], {}
     for detector in detectors().values():
         start = time.perf_counter()
-        columns = detector(train, test, seed, epochs)
+        columns = detector(train, test, seed, epochs, opts)
         seconds = time.perf_counter() - start
         for column, scores in columns.items():
             auroc = _auroc(anomalous, scores)
@@ -162,6 +165,10 @@ def run_images(opts: Options, out: Path) -> Path:
         fig, axes = plt.subplots(2, 5, figsize=(15, 6.4), sharex=True, sharey=True)
         for c in classes:
             normal = train_all.x[train_all.y == c].numpy()
+            if not len(normal):
+                raise ConfigError(
+                    f"{dataset} has no training rows of class {c}; its classes: {train_all.y.unique().tolist()}"
+                )
             if opts.train_limit:
                 normal = normal[: opts.train_limit]
             anomalous = (test_y != c).astype(int)

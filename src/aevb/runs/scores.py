@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch
 
 from aevb.atomic import write_text_atomic
 from aevb.data import TensorData, load_dataset
-from aevb.data.loading import is_user_data, user_split_rows
+from aevb.data.loading import SPLIT_ALIASES, is_user_data, user_split_rows
 from aevb.errors import ConfigError
 from aevb.models.protocols import labels_to_context
 from aevb.plots.common import pyplot, save_figure
@@ -31,18 +32,36 @@ from aevb.training.trainer import check_compatible
 OOD_FILE = "ood.json"
 
 
-def _data(run: Run, spec: str | None, split: str | None, limit: int = 0) -> TensorData:
-    """``NAME``, ``NAME:split`` or a path; None: the run's own dataset. ``split`` None: every row of a file of the
-    user's (:func:`default_split`), the test split of a named dataset. ``limit`` > 0 keeps that many evenly spaced."""
-    split = split or default_split(run, spec)
-    if spec is None:
-        data = run.data(split)
-    else:
+@dataclass(frozen=True)
+class Source:
+    """What a ``--data``/``--in``/``--out`` spec names: a dataset (or the user's file) and the split to read."""
+
+    name: str
+    split: str
+    user: bool  # a file of the user's: ``index`` columns are its rows
+
+
+def source(run: Run, spec: str | None, split: str | None) -> Source:
+    """``NAME``, ``NAME:split`` or a path (None: the run's own dataset), with the split to read: the spec's own, else
+    ``split``, else ``all`` for a file of the user's (its rows are what the user will join scores to) and ``test``
+    for a named dataset. Split names are canonical (``eval`` → ``test``, ``Train`` → ``train``)."""
+    name, named_split = run.config.train.dataset, ""
+    if spec is not None:
         name, _, named_split = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
-        train = run.config.train
+    user = is_user_data(name)
+    chosen = (named_split or split or ("all" if user else "test")).strip().lower()
+    return Source(name, SPLIT_ALIASES.get(chosen, chosen), user)
+
+
+def _data(run: Run, src: Source, limit: int = 0) -> TensorData:
+    """The rows ``src`` names (``limit`` > 0: that many, evenly spaced)."""
+    train = run.config.train
+    if src.name == train.dataset:
+        data = run.data(src.split)
+    else:
         data = load_dataset(
-            name,
-            split=named_split or split,
+            src.name,
+            split=src.split,
             data_dir=train.data_dir or None,
             download=train.download,
             test_fraction=train.test_fraction,
@@ -50,17 +69,12 @@ def _data(run: Run, spec: str | None, split: str | None, limit: int = 0) -> Tens
     return data.spread(limit) if limit else data
 
 
-def default_split(run: Run, spec: str | None) -> str:
-    """``all`` for a file of the user's (its rows are what the user will join the scores to), else ``test``."""
-    return "all" if is_user_data(spec if spec is not None else run.config.train.dataset) else "test"
-
-
-def _file_rows(run: Run, spec: str | None, split: str, positions: torch.Tensor) -> torch.Tensor:
-    """The rows of the user's file that ``positions`` in its split ``split`` are (the identity for ``all``)."""
-    if split == "all":
+def _file_rows(run: Run, src: Source, positions: torch.Tensor) -> torch.Tensor:
+    """The rows of the user's file that ``positions`` in split ``src.split`` are (the identity for ``all``)."""
+    if src.split == "all":
         return positions
-    total = len(_data(run, spec, "all"))
-    rows = user_split_rows(total, split, run.config.train.test_fraction)
+    total = len(_data(run, Source(src.name, "all", True)))
+    rows = user_split_rows(total, src.split, run.config.train.test_fraction)
     return torch.from_numpy(rows)[positions]
 
 
@@ -89,17 +103,16 @@ def score_run(
     row of the user's file (whatever the split; also with ``limit``), or the position in the named dataset's split.
     """
     run = Run(run_dir)
-    split = split or default_split(run, data)
-    whole = _data(run, data, split)
+    src = source(run, data, split)
+    whole = _data(run, src)
     positions = whole.spread_indices(limit or len(whole))
     dataset = whole.take(positions) if limit else whole
-    user = is_user_data(data if data is not None else run.config.train.dataset)
-    rows = _file_rows(run, data, split, positions) if user else positions
+    rows = _file_rows(run, src, positions) if src.user else positions
     scores = _scores(run, dataset, list(kinds), settings or ScoreSettings(), seed)
     header = ["index", "split", *(["label"] if dataset.y is not None else []), *scores]
     lines = [",".join(header)]
     for i in range(len(dataset)):
-        cells = [str(int(rows[i])), split] + ([str(int(dataset.y[i]))] if dataset.y is not None else [])
+        cells = [str(int(rows[i])), src.split] + ([str(int(dataset.y[i]))] if dataset.y is not None else [])
         cells += [f"{float(v[i]):.6g}" for v in scores.values()]
         lines.append(",".join(cells))
     out = Path(out)
@@ -177,8 +190,8 @@ def ood_run(
     # The default in-set is the run's held-out test split (its training rows would look more normal than any new
     # inlier); a file named by the user is scored whole, as is a named dataset's test split.
     sets = {
-        "in": _data(run, inlier, "test" if inlier is None else None, limit),
-        "out": _data(run, outlier, None, limit),
+        "in": _data(run, source(run, inlier, "test" if inlier is None else None), limit),
+        "out": _data(run, source(run, outlier, None), limit),
     }
     start = time.perf_counter()
     scores = {k: _scores(run, d, list(kinds), settings, seed) for k, d in sets.items()}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,12 @@ class VAEEstimatorBase(BaseEstimator):
         """An int seed from ``random_state`` (an int, a RandomState, or None: a fresh one)."""
         if isinstance(self.random_state, (int, np.integer)):
             return int(self.random_state)
+        if isinstance(self.random_state, np.random.Generator):
+            return int(self.random_state.integers(0, 2**31 - 1))
+        if self.random_state is not None and not isinstance(self.random_state, np.random.RandomState):
+            raise ValueError(
+                f"random_state must be an int, a NumPy RandomState or Generator, or None; got {self.random_state!r}"
+            )
         rng = self.random_state if isinstance(self.random_state, np.random.RandomState) else np.random.RandomState()
         return int(rng.randint(0, 2**31 - 1))
 
@@ -205,7 +212,7 @@ class VAEEstimatorBase(BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._restore(state["record"])
         if "model" in state:
-            device = resolve_device(self.device)
+            device = _available(self.device)
             self.model_ = model_from_bytes(state["model"]["meta"], state["model"]["safetensors"], device)
 
     def save(self, path: str | Path) -> Path:
@@ -232,8 +239,19 @@ class VAEEstimatorBase(BaseEstimator):
             )
         estimator = cls()
         estimator._restore(record)
-        estimator.model_ = load_model(folder, device=resolve_device(estimator.device)).eval()
+        estimator.model_ = load_model(folder, device=_available(estimator.device)).eval()
         return estimator
+
+
+def _available(device: str) -> torch.device:
+    """``device`` resolved, or the CPU (with a warning) when it names CUDA on a machine without it: an estimator
+    fitted on a GPU loads anywhere."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"this estimator was set to device {device!r}, but CUDA is not available: loading on the CPU", stacklevel=3
+        )
+        return torch.device("cpu")
+    return resolve_device(device)
 
 
 def _encode(value: Any) -> Any:
@@ -251,11 +269,13 @@ def _encode(value: Any) -> Any:
         return {"tensor": value.tolist(), "dtype": str(value.dtype).removeprefix("torch.")}
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.random.RandomState):
-        return None
+    if isinstance(value, (np.random.RandomState, np.random.Generator)):
+        return None  # a random_state object: its seed was drawn at fit (seed_); unpickled, it is fresh
     if isinstance(value, float) and not math.isfinite(value):
         return {"float": str(value)}
-    return value
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store a {type(value).__name__} with the estimator (JSON values, arrays and tensors only)")
 
 
 def _decode(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from aevb.scoring import score as anomaly_scores
 from aevb.sklearn._base import VAEEstimatorBase
 
 # Scores measured in nats of x (densities): the standardization's log-Jacobian applies to them.
-_DENSITY_SCORES = ("nll", "elbo", "complexity")
+_DENSITY_SCORES = ("nll", "elbo", "recon", "complexity")
 
 
 class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
@@ -146,7 +147,31 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         ``score_samples`` is ``−anomaly_scores(X)[anomaly_score_]``."""
         check_is_fitted(self, "model_")
         x = self._to_model(self._check_input(X, reset=False))
-        return self._anomaly(x, list(kinds or [self.anomaly_score_]))
+        kinds = list(kinds or [self.anomaly_score_])
+        outside = self._outside_support(x)
+        if not outside.any():
+            return self._anomaly(x, kinds)
+        # A Bernoulli model has no density outside [0, 1] (e.g. rows min-max scaled by the training range): such a
+        # row is as anomalous as can be, not an error in a detector.
+        warnings.warn(
+            f"{int(outside.sum())} row(s) of X lie outside [0, 1], the support of the Bernoulli model fitted on this "
+            "data: scored as maximally anomalous (inf)",
+            stacklevel=2,
+        )
+        inside = self._anomaly(x[~outside], kinds) if (~outside).any() else {k: np.empty(0) for k in kinds}
+        out = {}
+        for kind, values in inside.items():
+            full = np.full(len(x), np.inf)
+            full[~outside.numpy()] = values
+            out[kind] = full
+        return out
+
+    def _outside_support(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows (``[N]`` bool) with a value outside the fitted likelihood's support."""
+        if self.likelihood_ != "bernoulli":
+            return torch.zeros(len(x), dtype=torch.bool)
+        flat = x.reshape(len(x), -1)
+        return ((flat < 0) | (flat > 1)).any(1)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """−anomaly score of each row of ``X``, ``[n_samples]``: higher is more normal (for ``anomaly_score =

@@ -88,13 +88,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
     def transform(self, X: Any) -> np.ndarray:
         """Posterior means (or, with ``output = "sample"``, one posterior draw per row), ``[n_samples, latent_dim]``."""
         check_is_fitted(self, "model_")
+        if self.output not in TRANSFORMS:
+            raise ValueError(f"output must be one of {', '.join(TRANSFORMS)}, got {self.output!r}")
         x = self._to_model(self._check_input(X, reset=False))
         q = self.model_.encode(x)
         if self.output == "mean":
             z = q.mean
-        else:  # the same draws for the same rows: ε from random_state (a fresh generator per call)
+        else:  # one ε from random_state, shared by every row: a row's draw depends on that row alone
             generator = torch.Generator().manual_seed(self.seed_)
-            eps = torch.randn(q.mean.shape, generator=generator).to(q.mean)
+            eps = torch.randn(1, q.mean.shape[-1], generator=generator).to(q.mean)
             z = q.mean + q.stddev * eps
         return z.float().cpu().numpy()
 
