@@ -177,6 +177,8 @@ def run_images(opts: Options, out: Path) -> Path:
             _roc_panel(axes.flat[classes.index(c) % 10], anomalous, scores, f"class {c} normal")
         axes.flat[0].legend(fontsize=6, loc="lower right")
         fig.suptitle(f"{dataset}: ROC per normal class (anomalies = the other classes)")
+        fig.supxlabel("false-positive rate")
+        fig.supylabel("true-positive rate")
         save_figure(fig, out / f"roc_{_slug(dataset)}.png")
     write_csv(out / "one_class.csv", rows)
     header, table = _summary(rows, "dataset", f"{len(classes)} classes")
