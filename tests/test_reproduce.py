@@ -176,6 +176,10 @@ def test_one_class_benchmarks_write_every_detector_per_class(data, tmp_path):
     # the prototypes differ in many pixels: the simplest baselines separate them almost perfectly
     assert min(float(r["auroc"]) for r in rows if r["detector"] == "PCA-20 recon. error") > 0.9
     assert "| detector |" in (out / "summary.md").read_text() and _not_blank(out / "roc_mnist.png")
+    valid = tmp_path / "valid"  # the same, scored on held-out training rows (to choose without the test set)
+    assert main([*argv, "--classes", "0", "--validation", "--out", str(valid)]) == 0
+    assert "VALIDATION, not test" in (valid / "summary.md").read_text()
+    assert {r["class"] for r in _rows(valid / "one_class.csv")} == {"0"}
     table = tmp_path / "tab"
     args = ["reproduce", "one-class-tabular", "--datasets", "wine", "--seeds", "1", "--epochs", "5", "--quiet"]
     assert main([*args, "--out", str(table)]) == 0

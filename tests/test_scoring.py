@@ -13,6 +13,7 @@ from torch import nn
 import aevb
 from aevb.cli import main
 from aevb.likelihoods import Decoder, GaussianLikelihood
+from aevb.names import SCORE_NAMES
 from aevb.nets import MLPNet
 from aevb.posteriors import DiagonalGaussian, Encoder
 from aevb.priors import StandardNormalPrior
@@ -62,7 +63,7 @@ def test_nll_score_is_the_evaluators_importance_sampling():
     assert (got["recon"] <= got["elbo"] + 1e-4).all()  # −ELBO = recon + KL with KL ≥ 0
 
 
-@pytest.mark.parametrize("kind", ["nll", "elbo", "recon", "regret", "complexity"])
+@pytest.mark.parametrize("kind", ["nll", "elbo", "recon", "regret", "complexity", "sqerr"])
 def test_a_rows_score_depends_on_that_row_alone(kind):
     """Shared posterior noise (common random numbers): a row scores the same alone, in another order, in batches of
     another size, and with other scores asked for in the same call (the regret used to change with all of these)."""
@@ -75,10 +76,18 @@ def test_a_rows_score_depends_on_that_row_alone(kind):
     torch.testing.assert_close(shuffled, full[order], rtol=1e-5, atol=1e-5)
     alone = score(model, x[3:4], [kind], settings=ScoreSettings(**fast), seed=5)[kind]
     torch.testing.assert_close(alone, full[3:4], rtol=1e-5, atol=1e-5)
-    together = score(model, x, ["nll", "elbo", "recon", "regret", "complexity"], settings=ScoreSettings(**fast), seed=5)
+    together = score(model, x, list(SCORE_NAMES), settings=ScoreSettings(**fast), seed=5)
     torch.testing.assert_close(together[kind], full, rtol=1e-5, atol=1e-5)
     other_seed = score(model, x, [kind], settings=ScoreSettings(**fast), seed=6)[kind]
-    assert not torch.allclose(other_seed, full)  # the seed does matter: these are Monte Carlo estimates
+    # the seed matters to the Monte Carlo estimates; sqerr uses the posterior mean and no noise
+    assert torch.equal(other_seed, full) if kind == "sqerr" else not torch.allclose(other_seed, full)
+
+
+def test_sqerr_is_the_squared_distance_to_the_reconstruction():
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (6,), seed=0).eval()
+    x = (torch.rand(10, 6, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    expected = ((x - model.reconstruct(x)) ** 2).sum(-1)
+    torch.testing.assert_close(score(model, x, ["sqerr"])["sqerr"], expected)
 
 
 def test_complexity_subtracts_the_png_length_in_bits():
@@ -136,7 +145,7 @@ def test_score_and_ood_commands(tmp_path, capsys):
     capsys.readouterr()
     assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert set(summary["metrics"]) == {"nll", "elbo", "recon", "regret", "complexity"}
+    assert set(summary["metrics"]) == {"nll", "elbo", "recon", "regret", "complexity", "sqerr"}
     assert summary["metrics"]["nll"]["auroc"] > 0.8  # uniform bits are far less likely than the skewed training bits
     for name in ("roc.png", "hist_regret.png", "ood.json", "top_regret.csv"):
         assert (run / "ood" / name).is_file()

@@ -22,7 +22,7 @@ FIELD_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("train", "lr_schedule"): ("constant", "iwae"),
     ("train", "fid_features"): ("aevb_classifier", "inception"),
 }
-SCORE_NAMES = ("complexity", "elbo", "nll", "recon", "regret")
+SCORE_NAMES = ("complexity", "elbo", "nll", "recon", "regret", "sqerr")
 # "auto": regret for images, nll for other data (aevb.scoring.auto_score says why). Before 2026-12-04 the default was
 # regret for all data, chosen before any OOD measurement: Likelihood Regret is designed to work both ways.
 DEFAULT_SCORE = "auto"

@@ -7,6 +7,8 @@ shares what they have in common (the importance-sampled log p(x) of ``nll`` and 
   (:func:`aevb.inference.importance.log_likelihood`, the path ``aevb evaluate`` uses), nats.
 - ``elbo``: −ELBO(x) (estimator B where the KL is analytic, else A; ``elbo_samples`` posterior samples), nats.
 - ``recon``: −E_q[log p(x|z)], the reconstruction term alone, nats.
+- ``sqerr``: ‖x − E_p(x|z=μ_φ(x))[x]‖², the squared error of the reconstruction at the posterior mean (what PCA's and
+  autoencoders' reconstruction-error detectors use), in squared units of x.
 - ``regret``: Likelihood Regret (Xiao, Yan & Amit, NeurIPS 2020), ELBO(x; φ*(x)) − ELBO(x; φ): how much the bound of
   one input improves when its posterior is fitted to it alone. Here the posterior's parameters (the encoder's output
   for x) are the free variables, optimized by Adam for ``regret_steps`` steps on the ELBO of each datapoint — all
@@ -132,6 +134,17 @@ def recon_score(
     return -_terms(model, x, c, s, batch).log_likelihood.mean(0)
 
 
+@SCORES.register("sqerr")
+@torch.no_grad()
+def squared_error_score(
+    model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, batch: Batch
+) -> torch.Tensor:
+    """‖x − E_p(x|z=μ_φ(x))[x]‖², the squared error of the reconstruction at the posterior mean, in squared units of
+    x: the reconstruction error of PCA and plain autoencoders, from the VAE's decoder mean (deterministic: no noise)."""
+    recon = model.reconstruct(x, c)
+    return (x - recon).reshape(len(x), -1).float().pow(2).sum(-1)
+
+
 @SCORES.register("regret")
 def regret_score(
     model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, batch: Batch
@@ -225,10 +238,10 @@ def score(
     settings = settings or ScoreSettings()
     kinds = [auto_score(tuple(model.event_shape)) if name == "auto" else name for name in kinds]
     functions = {name: SCORES.get(name) for name in kinds}  # an unknown name fails before any work
-    if not is_variational(model) and set(kinds) - {"recon"}:
+    if not is_variational(model) and set(kinds) - {"recon", "sqerr"}:
         raise ConfigError(
             f"{type(model).__name__} is not variational: it has no likelihood or bound to score with, so only recon "
-            f"applies (asked for {', '.join(kinds)}; the default score is {DEFAULT_SCORE}): pass --score recon"
+            f"and sqerr apply (asked for {', '.join(kinds)}; the default score is {DEFAULT_SCORE}): pass --score recon"
         )
     x = as_input(model, x)
     check_data(x, support=model.decoder.family.support, name="x")  # finite (rows named) and in the family's range

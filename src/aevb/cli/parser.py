@@ -390,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--classes", default=None, help="one-class: comma-separated normal classes (default 0..9)")
     p.add_argument("--epochs", type=int, default=0, help="one-class(-tabular): aevb's training epochs (0: 20 / 100)")
+    p.add_argument(
+        "--validation",
+        action="store_true",
+        help="one-class: fit on 90 %% of the normal class's training images and score the other 10 %% with other "
+        "classes' training images (to choose a detector without touching the test set)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func="cmd_reproduce")

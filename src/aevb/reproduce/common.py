@@ -65,6 +65,7 @@ class Options:
     datasets: str | list[str] | None = None
     classes: str | list[int] | None = None
     epochs: int = 0
+    validation: bool = False  # one-class: score held-out training images (for choosing), not the test set
 
     def __post_init__(self) -> None:
         if isinstance(self.datasets, str):
