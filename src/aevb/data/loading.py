@@ -67,6 +67,14 @@ def user_split_rows(n: int, split: str, test_fraction: float = USER_TEST_FRACTIO
     return split_indices(n, split, user_test_size(n, test_fraction))
 
 
+def user_split(
+    everything: TensorData, split: str, test_fraction: float = USER_TEST_FRACTION
+) -> tuple[TensorData, np.ndarray]:
+    """Split ``split`` of a user file's rows (all of them in ``everything``) and the file rows it holds."""
+    rows = user_split_rows(len(everything), split, test_fraction)
+    return (everything if split == "all" else everything.take(torch.from_numpy(rows))), rows
+
+
 def _is_path_like(name: str | os.PathLike[str]) -> bool:
     if not isinstance(name, str):
         return True
@@ -175,7 +183,7 @@ def _load_user(path: Path, split: str, image_size: tuple[int, int] | None, test_
             f"{path} holds {len(data)} examples and test_fraction is {test_fraction}: its test split is empty; use "
             "split 'all' or 'train', or a larger --test-fraction"
         )
-    return data.take(torch.from_numpy(user_split_rows(len(data), key, test_fraction)))
+    return user_split(data, key, test_fraction)[0]
 
 
 def load_dataset(

@@ -116,7 +116,7 @@ class DeepVAE(nn.Module, BoundModel):
         log_p = self.prior_distribution().log_prob(layers[-1])
         for conditional, below, above in zip(self.conditionals, layers[:-1], layers[1:], strict=True):
             log_p = log_p + conditional(above).log_prob(below)
-        log_px = self.decode(layers[0]).log_prob(x)
+        log_px = self.decoder(layers[0]).log_prob(x)  # x and the layers are on the model's device already
         if self.num_layers == 1:  # one layer: the plain VAE, whose KL is analytic (estimator B)
             return Terms(log_px, log_p, log_q, posterior=q, prior=self.prior_distribution())
         return Terms(log_px, log_p, log_q)

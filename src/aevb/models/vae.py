@@ -88,16 +88,16 @@ class VAE(nn.Module, BoundModel):
         ``posterior``: q_φ(z|x) already computed for this ``x`` (the IS evaluator encodes once and draws many chunks
         of samples from it).
         """
-        device = module_device(self)
+        device = module_device(self)  # once: the parts below get tensors already there (the training step's path)
         x, context = to_device(x, device), to_device(context, device)
-        q = self.encode(x, context) if posterior is None else posterior
+        q = self.encoder(x, context) if posterior is None else posterior
         p_z = self.prior_distribution(context)
         if num_samples == 1:  # the usual training step: the same draws, decoded without a leading sample dim
             z = q.rsample()  # z = μ + σ ⊙ ε
-            log_px_z = self.decode(z, context).log_prob(x).unsqueeze(0)
+            log_px_z = self.decoder(z, context).log_prob(x).unsqueeze(0)
             return Terms.of_samples(log_px_z, z.unsqueeze(0), q, p_z)
         z = q.rsample((num_samples,))
-        log_px_z = self.decode(z, context).log_prob(x)
+        log_px_z = self.decoder(z, context).log_prob(x)
         return Terms.of_samples(log_px_z, z, q, p_z)
 
     def elbo(

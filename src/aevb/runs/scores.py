@@ -20,8 +20,8 @@ import torch
 
 from aevb.atomic import write_text_atomic
 from aevb.data import TensorData, load_dataset
-from aevb.data.loading import SPLIT_ALIASES, is_user_data, user_split_rows
-from aevb.errors import ConfigError
+from aevb.data.loading import SPLIT_ALIASES, is_user_data, user_split
+from aevb.errors import ConfigError, DataError
 from aevb.models.protocols import labels_to_context
 from aevb.plots.common import pyplot, save_figure
 from aevb.plots.png import save_grid, shows_as_images, to_images
@@ -69,13 +69,16 @@ def _data(run: Run, src: Source, limit: int = 0) -> TensorData:
     return data.spread(limit) if limit else data
 
 
-def _file_rows(run: Run, src: Source, positions: torch.Tensor) -> torch.Tensor:
-    """The rows of the user's file that ``positions`` in split ``src.split`` are (the identity for ``all``)."""
-    if src.split == "all":
-        return positions
-    total = len(_data(run, Source(src.name, "all", True)))
-    rows = user_split_rows(total, src.split, run.config.train.test_fraction)
-    return torch.from_numpy(rows)[positions]
+def _with_file_rows(run: Run, src: Source) -> tuple[TensorData, torch.Tensor | None]:
+    """The rows ``src`` names and, for a file of the user's, their rows in the file (the file is read once)."""
+    if not src.user:
+        return _data(run, src), None
+    data, rows = user_split(_data(run, Source(src.name, "all", True)), src.split, run.config.train.test_fraction)
+    if not len(rows):
+        raise DataError(
+            f"{src.name}: its {src.split!r} split is empty (test_fraction {run.config.train.test_fraction})"
+        )
+    return data, torch.from_numpy(rows)
 
 
 def _scores(
@@ -104,10 +107,10 @@ def score_run(
     """
     run = Run(run_dir)
     src = source(run, data, split)
-    whole = _data(run, src)
+    whole, file_rows = _with_file_rows(run, src)
     positions = whole.spread_indices(limit or len(whole))
     dataset = whole.take(positions) if limit else whole
-    rows = _file_rows(run, src, positions) if src.user else positions
+    rows = positions if file_rows is None else file_rows[positions]
     scores = _scores(run, dataset, list(kinds), settings or ScoreSettings(), seed)
     header = ["index", "split", *(["label"] if dataset.y is not None else []), *scores]
     lines = [",".join(header)]

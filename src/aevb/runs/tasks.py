@@ -20,7 +20,7 @@ from torch import nn
 from aevb.atomic import write_atomic, write_text_atomic
 from aevb.config import Config, ModelConfig, TrainConfig
 from aevb.data import TensorData
-from aevb.data.loading import is_user_data, user_split_rows
+from aevb.data.loading import is_user_data, user_split
 from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
 from aevb.export import export_onnx
@@ -79,15 +79,15 @@ def _training_rows(cfg: TrainConfig) -> tuple[TensorData, str]:
     if not is_user_data(cfg.dataset):
         return load_data(cfg, "train"), ""
     everything = load_data(cfg, "all")
-    rows = user_split_rows(len(everything), "train", cfg.test_fraction)
+    train, rows = user_split(everything, "train", cfg.test_fraction)
     n, n_train = len(everything), len(rows)
     if n_train == n:
-        return everything, f"data: training on all {n} rows of {cfg.dataset} (test_fraction 0: no test split)"
+        return train, f"data: training on all {n} rows of {cfg.dataset} (test_fraction 0: no test split)"
     note = (
         f"data: {cfg.dataset} holds {n} rows; training on {n_train}, holding out {n - n_train} "
         f"({cfg.test_fraction:.0%}, seeded) as the test split (--test-fraction changes it; 0 trains on every row)"
     )
-    return everything.take(torch.from_numpy(rows)), note
+    return train, note
 
 
 def _init_output_bias_from_data(model: nn.Module, train: TensorData) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aevb.atomic import write_text_atomic
@@ -123,12 +124,7 @@ class VAEEstimatorBase(BaseEstimator):
             return int(self.random_state)
         if isinstance(self.random_state, np.random.Generator):
             return int(self.random_state.integers(0, 2**31 - 1))
-        if self.random_state is not None and not isinstance(self.random_state, np.random.RandomState):
-            raise ValueError(
-                f"random_state must be an int, a NumPy RandomState or Generator, or None; got {self.random_state!r}"
-            )
-        rng = self.random_state if isinstance(self.random_state, np.random.RandomState) else np.random.RandomState()
-        return int(rng.randint(0, 2**31 - 1))
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))  # None, a RandomState; else its error
 
     def _fit_model(self, X: Any) -> torch.Tensor:
         """Validate ``X``, build and train the model; returns the training rows as the model sees them."""
@@ -137,9 +133,9 @@ class VAEEstimatorBase(BaseEstimator):
             raise ValueError(f"n_samples={array.shape[0]}: fitting a VAE needs at least 2 samples")
         self.event_shape_ = tuple(array.shape[1:])
         self.likelihood_ = self._resolve_likelihood(array)
-        standardize = self.likelihood_ == "gaussian" if self.standardize == "auto" else bool(self.standardize)
         if self.standardize not in ("auto", True, False):
             raise ValueError(f"standardize must be 'auto', True or False, got {self.standardize!r}")
+        standardize = self.likelihood_ == "gaussian" if self.standardize == "auto" else bool(self.standardize)
         self.center_ = self.scale_ = None
         if standardize:
             flat = torch.from_numpy(array)
