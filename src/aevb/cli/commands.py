@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -275,6 +276,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     for note in skipped:
         print(f"skipped {note}")
+    return 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from aevb.explore import require_server
+    from aevb.runs.explore import explore_run
+
+    require_server()  # before the runs are opened: a missing library is said at once
+    runs = [args.run] + ([args.run2] if args.run2 else [])
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a user stops the server: not an error
+        explore_run(runs, host=args.host, port=args.port, split=args.split, points=args.points, color_by=args.color_by)
     return 0
 
 

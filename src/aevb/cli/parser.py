@@ -335,6 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func="cmd_plot")
 
+    p = sub.add_parser(
+        "explore",
+        help="serve a local page that decodes the latent space as the cursor moves (one run, or two side by side)",
+    )
+    p.add_argument("run", help="a run directory (what aevb train --out wrote)")
+    p.add_argument("run2", nargs="?", default=None, help="a second run, shown beside the first with linked controls")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port to serve on (default: 8765; 0: any free port)")
+    _add_split(p)
+    p.add_argument("--points", type=int, default=2000, help="datapoints on the map, evenly spaced (default: 2000)")
+    p.add_argument(
+        "--color-by",
+        default=None,
+        choices=SCORE_NAMES,
+        help="colour the datapoints by this anomaly score instead of their labels (default: labels)",
+    )
+    p.set_defaults(func="cmd_explore")
+
     p = sub.add_parser("report", help="write one self-contained HTML report of a run (config, curves, pictures)")
     _add_run(p)
     p.add_argument("--out", default=None, help="the HTML file (default: RUN/report.html)")
