@@ -60,7 +60,7 @@ def test_ae_trains_samples_and_refuses_what_it_lacks(tmp_path, capsys):
     assert "not variational" in capsys.readouterr().err
     assert main(["score", str(run), "--score", "recon", "--out", str(tmp_path / "r.csv")]) == 0
     assert main(["score", str(run), "--score", "nll", "--out", str(tmp_path / "n.csv")]) == 2
-    assert "only recon and sqerr apply" in capsys.readouterr().err
+    assert "only recon, relerr, sqerr apply" in capsys.readouterr().err
 
 
 def test_reconstruction_and_kl_objectives_are_the_elbos_two_terms():

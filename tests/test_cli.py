@@ -133,3 +133,29 @@ def test_datasets_lists_known_datasets(capsys):
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "aevb", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("aevb ")
+
+
+def test_every_subcommands_help_is_complete_and_says_each_default_once():
+    """Each option of each subcommand has help text; no "(default: None)"; no option says its default twice; flags
+    that take no value show no default (seen: --mean and --sample both "(default: True)")."""
+    import argparse
+    import re
+
+    from aevb.cli.parser import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    problems = []
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        problems += [f"{name} {a.option_strings}: no help" for a in command._actions if not a.help]
+        problems += [f"{name}: (default: None)"] if "(default: None)" in text else []
+        for block in re.split(r"\n  (?=-)", text):
+            if block.count("(default:") > 1:
+                problems.append(f"{name}: default twice in {block.split()[0]}")
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if action.nargs == 0 and "(default:" in formatter._get_help_string(action):
+                problems.append(f"{name} {action.option_strings}: a flag with a shown default")
+    assert not problems, "\n".join(problems)
+    assert len(sub.choices) >= 20  # the walk saw the commands

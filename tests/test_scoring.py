@@ -12,12 +12,13 @@ from torch import nn
 
 import aevb
 from aevb.cli import main
+from aevb.errors import ConfigError
 from aevb.likelihoods import Decoder, GaussianLikelihood
 from aevb.names import SCORE_NAMES
 from aevb.nets import MLPNet
 from aevb.posteriors import DiagonalGaussian, Encoder
 from aevb.priors import StandardNormalPrior
-from aevb.scoring import ScoreSettings, SharedNoise, compressed_bits, score
+from aevb.scoring import DETAIL_FLOOR, ScoreSettings, SharedNoise, auto_score, compressed_bits, detail_energy, score
 
 S2 = 0.5  # p(x|z) = N(z, S2), p(z) = N(0, 1): the exact posterior is N(x / (1 + S2), S2 / (1 + S2))
 
@@ -63,12 +64,12 @@ def test_nll_score_is_the_evaluators_importance_sampling():
     assert (got["recon"] <= got["elbo"] + 1e-4).all()  # −ELBO = recon + KL with KL ≥ 0
 
 
-@pytest.mark.parametrize("kind", ["nll", "elbo", "recon", "regret", "complexity", "sqerr"])
+@pytest.mark.parametrize("kind", ["nll", "elbo", "recon", "regret", "complexity", "sqerr", "relerr"])
 def test_a_rows_score_depends_on_that_row_alone(kind):
     """Shared posterior noise (common random numbers): a row scores the same alone, in another order, in batches of
     another size, and with other scores asked for in the same call (the regret used to change with all of these)."""
-    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (6,), seed=0)
-    x = (torch.rand(24, 6, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (64,), seed=0)  # 8 × 8 images: all apply
+    x = (torch.rand(24, 64, generator=torch.Generator().manual_seed(0)) < 0.4).float()
     fast = dict(nll_samples=20, elbo_samples=8, regret_steps=15)
     full = score(model, x, [kind], settings=ScoreSettings(**fast), seed=5)[kind]
     order = torch.randperm(24, generator=torch.Generator().manual_seed(1))
@@ -79,8 +80,8 @@ def test_a_rows_score_depends_on_that_row_alone(kind):
     together = score(model, x, list(SCORE_NAMES), settings=ScoreSettings(**fast), seed=5)
     torch.testing.assert_close(together[kind], full, rtol=1e-5, atol=1e-5)
     other_seed = score(model, x, [kind], settings=ScoreSettings(**fast), seed=6)[kind]
-    # the seed matters to the Monte Carlo estimates; sqerr uses the posterior mean and no noise
-    assert torch.equal(other_seed, full) if kind == "sqerr" else not torch.allclose(other_seed, full)
+    # the seed matters to the Monte Carlo estimates; sqerr and relerr use the posterior mean and no noise
+    assert torch.equal(other_seed, full) if kind in ("sqerr", "relerr") else not torch.allclose(other_seed, full)
 
 
 def test_sqerr_is_the_squared_distance_to_the_reconstruction():
@@ -88,6 +89,28 @@ def test_sqerr_is_the_squared_distance_to_the_reconstruction():
     x = (torch.rand(10, 6, generator=torch.Generator().manual_seed(0)) < 0.4).float()
     expected = ((x - model.reconstruct(x)) ** 2).sum(-1)
     torch.testing.assert_close(score(model, x, ["sqerr"])["sqerr"], expected)
+
+
+def test_relerr_divides_the_squared_error_by_the_images_gradient_energy():
+    model = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (1, 3, 3), seed=0).eval()
+    x = torch.tensor([[[[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]], [[[0.5] * 3] * 3]])
+    # a vertical bar: 3 rows × 2 horizontal steps of size 1, no vertical step → ‖∇x‖² = 6; a flat image: 0
+    energy = detail_energy(x, (1, 3, 3))
+    torch.testing.assert_close(energy, torch.tensor([6.0, 0.0]))
+    sqerr = ((x - model.reconstruct(x)) ** 2).flatten(1).sum(-1)
+    got = score(model, x, ["relerr"])["relerr"]
+    torch.testing.assert_close(got, sqerr / (energy + DETAIL_FLOOR))
+    assert got[1] > 100 * got[0]  # the flat image's error has no detail to be explained by: far more anomalous
+    # the same numbers for flat rows of a square size; tables are refused with what applies instead
+    flat = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (64,), seed=0).eval()
+    rows = torch.rand(4, 64, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(detail_energy(rows, (64,)), detail_energy(rows.reshape(4, 1, 8, 8), (1, 8, 8)))
+    table = aevb.build_model(aevb.ModelConfig(latent_dim=2, hidden=[8]), (6,), seed=0)
+    with pytest.raises(ConfigError, match="not images .* use sqerr"):
+        score(table, torch.rand(3, 6), ["relerr"])
+    assert auto_score((1, 28, 28)) == "relerr" == auto_score((784,))
+    assert auto_score((6,)) == auto_score((16,)) == "nll"
+    assert score(flat, rows, ["auto"]).keys() == {"relerr"}
 
 
 def test_complexity_subtracts_the_png_length_in_bits():

@@ -67,11 +67,11 @@ def test_transformer_round_trip_and_pandas(digits):
     np.testing.assert_array_equal(draws.transform(x[:5]), draws.transform(x[:5]))  # seeded by random_state
 
 
-def test_images_keep_their_shape_and_auto_scores_them_with_the_regret(digits):
+def test_images_keep_their_shape_and_auto_scores_them_with_the_relative_error(digits):
     x, _ = digits
     images = x[:200].reshape(-1, 1, 8, 8)
     detector = VAEOutlierDetector(**{**FAST, "epochs": 3}, mc_samples=8, regret_steps=5).fit(images)
-    assert detector.event_shape_ == (1, 8, 8) and detector.anomaly_score_ == "regret"
+    assert detector.event_shape_ == (1, 8, 8) and detector.anomaly_score_ == "relerr"
     assert detector.score_samples(images[:7]).shape == (7,)
     with pytest.raises(ValueError, match=r"fitted on rows of \(1, 8, 8\)"):
         detector.score_samples(x[:5].reshape(-1, 1, 4, 16))

@@ -22,9 +22,9 @@ FIELD_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("train", "lr_schedule"): ("constant", "iwae"),
     ("train", "fid_features"): ("aevb_classifier", "inception"),
 }
-SCORE_NAMES = ("complexity", "elbo", "nll", "recon", "regret", "sqerr")
-# "auto": regret for images, nll for other data (aevb.scoring.auto_score says why). Before 2026-12-04 the default was
-# regret for all data, chosen before any OOD measurement: Likelihood Regret is designed to work both ways.
+SCORE_NAMES = ("complexity", "elbo", "nll", "recon", "regret", "relerr", "sqerr")
+# "auto": relerr for images, nll for other data (aevb.scoring.auto_score says why). Until 2026-12-04 it was regret for
+# images; before that regret for all data, chosen before any OOD measurement (it is designed to work both ways).
 DEFAULT_SCORE = "auto"
 NLL_ESTIMATOR_NAMES = ("hmc", "is")
 EXPERIMENT_NAMES = (

@@ -32,12 +32,23 @@ SECTIONS = {"model": ModelConfig, "train": TrainConfig}
 LIGHT_COMMANDS = frozenset({"cmd_datasets"})
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: …)" only where it says something: not when the help already names the default, not for a
+    default of None (the help says what happens then), not for flags that take no value (--mean / --sample)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or action.nargs == 0:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises ConfigError (listing valid flags) instead of exiting on bad flags, and whose help shows
     each option's default."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -118,7 +129,8 @@ def _add_score_flags(p: argparse.ArgumentParser, default_scores: str) -> None:
     p.add_argument(
         "--score",
         default=default_scores,
-        help=f"comma-separated scores: {', '.join(SCORE_NAMES)}, or auto (regret for images, nll for tables)",
+        help=f"comma-separated scores: {', '.join(SCORE_NAMES)}; auto (relerr for images, nll for tables); all (every "
+        "score that applies to the model and data)",
     )
     p.add_argument("--nll-samples", type=int, default=d.nll_samples, help="importance samples K of nll and complexity")
     p.add_argument(
@@ -201,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw z ~ p(z) and write a grid of decoded samples")
     _add_run(p)
-    p.add_argument("-n", type=int, default=64)
+    p.add_argument("-n", type=int, default=64, help="how many samples to draw")
     p.add_argument(
         "--out",
         default=None,
@@ -219,14 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_split(p)
     p.add_argument("--out", default=None, help="a .png (images), or .csv/.npy rows (default: traversal.png or .csv)")
     p.add_argument("--span", type=float, default=3.0, help="offsets −span..span added to the posterior mean")
-    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--steps", type=int, default=9, help="decoded points per latent dimension, over −span..span")
     p.add_argument("--dims", type=int, default=0, help="first N latent dimensions only (0: all)")
     p.set_defaults(func="cmd_traverse")
 
     p = sub.add_parser("reconstruct", help="write data and their reconstructions as a grid")
     _add_run(p)
     _add_split(p)
-    p.add_argument("-n", type=int, default=16)
+    p.add_argument("-n", type=int, default=16, help="how many datapoints to reconstruct (evenly spaced)")
     p.add_argument(
         "--out", default=None, help="recon.png (a grid of images) or .csv/.npy rows; default: png for images, else csv"
     )
@@ -236,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="write posterior means and standard deviations (and labels) to .npz")
     _add_run(p)
     _add_split(p)
-    p.add_argument("--out", default="latents.npz")
-    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--out", default="latents.npz", help="the .npz file: mean, stddev (of q(z|x)) and labels when known")
+    p.add_argument("--limit", type=int, default=0, help="encode this many evenly spaced datapoints (0: all)")
     p.set_defaults(func="cmd_encode")
 
     p = sub.add_parser("score", help="anomaly scores per datapoint (higher = more anomalous), written as CSV")
@@ -249,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train, test or all (default: every row of your own file, the test split of a named dataset); the CSV's "
         "index is the row of your file whatever the split",
     )
-    p.add_argument("--out", default="scores.csv")
+    p.add_argument("--out", default="scores.csv", help="the CSV file: one row per datapoint, one column per score")
     _add_score_flags(p, DEFAULT_SCORE)
     p.set_defaults(func="cmd_score")
 
@@ -268,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dir", default=None, help="folder for ood.json and the pictures (default: RUN/ood)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_score_flags(p, ",".join(SCORE_NAMES))
+    _add_score_flags(p, "all")
     p.set_defaults(func="cmd_ood")
 
     p = sub.add_parser("export", help="the encoder and decoder as ONNX graphs, with a JSON that describes them")
@@ -317,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_probe")
 
     p = sub.add_parser("datasets", help="list the datasets, where they live and whether they are present")
-    p.add_argument("--data-dir", default="")
+    p.add_argument("--data-dir", default="", help="where the datasets live (default: $AEVB_DATA_DIR or ~/.cache/aevb)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func="cmd_datasets")  # in LIGHT_COMMANDS
 
@@ -369,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, default=None, help="training samples seen per model (default per figure)")
     p.add_argument("--nz", default=None, help="comma-separated latent sizes to run (default: the paper's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
-    p.add_argument("--data-dir", default="")
+    p.add_argument("--data-dir", default="", help="where the datasets live (default: $AEVB_DATA_DIR or ~/.cache/aevb)")
     p.add_argument("--mnist", default="mnist", help="dataset used for the MNIST panels")
     p.add_argument("--frey", default="frey-faces", help="dataset used for the Frey Face panels")
     p.add_argument("--train-limit", type=int, default=0, help="use only the first N training points (0: all)")
@@ -414,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="one-class: fit on 90 %% of the normal class's training images and score the other 10 %% with other "
         "classes' training images (to choose a detector without touching the test set)",
     )
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument("--quiet", action="store_true", help="print only the results, not the progress")
     p.set_defaults(func="cmd_reproduce")
 
     p = sub.add_parser("fid", help="FID between a run's samples and held-out data (key names the features)")
@@ -429,17 +441,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_fid")
 
     p = sub.add_parser("fid-classifier", help="train the aevb FID classifier on a labelled image dataset")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help="the labelled image dataset the classifier learns (e.g. mnist)")
     p.add_argument("--out", default="", help="directory (default: <data dir>/fid/aevb_classifier_<dataset>)")
-    p.add_argument("--data-dir", default="")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--data-dir", default="", help="where the datasets live (default: $AEVB_DATA_DIR or ~/.cache/aevb)")
+    p.add_argument("--epochs", type=int, default=2, help="training epochs of the classifier")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draws (results are repeatable)")
     p.set_defaults(func="cmd_fid_classifier")
 
     p = sub.add_parser("demo", help="train on the offline MNIST sample and write pictures and metrics")
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument(
+        "--out",
+        default="runs/demo",
+        help="the run directory to write (an earlier run there is kept unless --overwrite)",
+    )
+    p.add_argument("--epochs", type=int, default=30, help="training epochs")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo run in --out")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print only the results, not the progress")
     p.set_defaults(func="cmd_demo")
     return parser

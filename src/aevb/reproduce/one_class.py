@@ -11,8 +11,9 @@ trains, the other 20 % and every other class test; ``--seeds`` seeds (default 5)
 Detectors, all in this process on the same rows (scores higher = more anomalous):
 
 - ``aevb``: :class:`aevb.sklearn.VAEOutlierDetector` with its defaults but ``epochs`` (``--epochs``, default 20) —
-  the README's 784-400-20 ReLU VAE, Adam 1e-3, batch 100 — and ``anomaly_score="auto"``; the same fitted model's
-  other scores (``nll``, ``elbo``) as extra columns;
+  the README's 784-400-20 ReLU VAE, Adam 1e-3, batch 100 — and ``anomaly_score="auto"`` (``relerr`` for images,
+  ``nll`` for tables); the same fitted model's other scores (``sqerr``, ``regret``, ``nll``, ``elbo``) as extra
+  columns;
 - scikit-learn's ``IsolationForest`` (defaults), ``OneClassSVM`` (RBF, ν = 0.1, γ = "scale") and the reconstruction
   error of ``PCA`` with 20 components (tables: min(20, features − 1));
 - PyOD's ``AutoEncoder`` and ``VAE`` as shipped (their defaults, quiet), when PyOD is installed.
@@ -46,7 +47,8 @@ Detector = Callable[[np.ndarray, np.ndarray, int, int, Options], dict[str, np.nd
 def _aevb(train: np.ndarray, test: np.ndarray, seed: int, epochs: int, opts: Options) -> dict[str, np.ndarray]:
     detector = VAEOutlierDetector(epochs=epochs, device=opts.device, random_state=seed).fit(train)
     default = detector.anomaly_score_
-    scores = detector.anomaly_scores(test, [default, *(k for k in ("nll", "elbo", "sqerr") if k != default)])
+    others = ("sqerr", "regret", "nll", "elbo")  # the default's parts and the earlier defaults, from the same model
+    scores = detector.anomaly_scores(test, [default, *(k for k in others if k != default)])
     return {f"aevb ({kind}{', default' if kind == default else ''})": v for kind, v in scores.items()}
 
 

@@ -93,7 +93,7 @@ def score_run(
     run_dir: str | Path,
     data: str | None = None,
     split: str | None = None,
-    kinds: list[str] | tuple[str, ...] = ("regret",),
+    kinds: list[str] | tuple[str, ...] = ("auto",),
     out: str | Path = "scores.csv",
     settings: ScoreSettings | None = None,
     limit: int = 0,
@@ -175,7 +175,7 @@ def ood_run(
     run_dir: str | Path,
     inlier: str | None = None,
     outlier: str = "",
-    kinds: list[str] | tuple[str, ...] = ("nll", "elbo", "recon", "regret", "complexity"),
+    kinds: list[str] | tuple[str, ...] = ("all",),
     out_dir: str | Path | None = None,
     settings: ScoreSettings | None = None,
     limit: int = 0,
@@ -204,7 +204,7 @@ def ood_run(
     plt = pyplot()
     results: dict[str, Any] = {}
     fig_roc, ax_roc = plt.subplots(figsize=(5, 5))
-    for kind in kinds:
+    for kind in scores["in"]:  # "auto" and "all" are resolved to the scores' own names
         a, b = scores["in"][kind].numpy(), scores["out"][kind].numpy()
         results[kind] = detection_metrics(a, b)
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -215,6 +215,7 @@ def ood_run(
             ax.hist(np.clip(values, lo, hi), bins=bins, alpha=0.6, density=True, label=f"{name}: {sets[name].name}")
         note = f"; {beyond} beyond the axis, counted in its end bins" if beyond else ""
         ax.set_xlabel(f"{kind} (higher = more anomalous){note}")
+        ax.set_ylabel("density (each set integrates to 1)")
         ax.set_title(f"{kind}: AUROC {results[kind]['auroc']:.3f}")
         ax.legend()
         save_figure(fig, folder / f"hist_{kind}.png")

@@ -25,8 +25,9 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
     ``fit(X)`` trains the VAE on the rows of ``X`` (Kingma & Welling 2014, SGVB estimator B); each row's anomaly
     score is one of :data:`aevb.scoring.SCORES` (``anomaly_score``): ``nll`` −log p̂(x) by importance sampling, ``elbo``
     −ELBO(x), ``recon`` −E_q log p(x|z), ``regret`` Likelihood Regret (Xiao et al. 2020), ``complexity`` the
-    input-complexity-corrected NLL (Serrà et al. 2020), or ``"auto"`` (:func:`aevb.scoring.auto_score`: by the shape
-    of the data). As in scikit-learn,
+    input-complexity-corrected NLL (Serrà et al. 2020), ``sqerr`` the squared reconstruction error, ``relerr`` that
+    error per unit of an image's gradient energy, or ``"auto"`` (:func:`aevb.scoring.auto_score`: ``relerr`` for
+    images, ``nll`` for other data). As in scikit-learn,
 
     - ``score_samples(X)`` = −anomaly score: higher is more normal (for ``nll``: log p(x) in nats);
     - ``decision_function(X)`` = ``score_samples(X) − offset_``: negative for outliers;
