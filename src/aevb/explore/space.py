@@ -179,6 +179,14 @@ class LatentSpace:
             return (1, *self.event_shape)  # type: ignore[return-value]
         return (1, side, side)
 
+    def value_range(self) -> list[float]:
+        """The range the page draws values in: [min, max] of the data for images; for a row of features the 1st and
+        99th percentiles of all values (a few extreme rows would otherwise flatten every other bar)."""
+        if self.image_shape is not None:
+            return [float(self.x.min()), float(self.x.max())]
+        lo, hi = np.percentile(self.x.numpy(), [1, 99])
+        return [float(lo), float(hi)]
+
     def summary(self) -> dict:
         """Everything the page needs to draw the map (JSON-ready)."""
         std = np.sqrt(np.clip(np.diagonal(self.covariances, axis1=1, axis2=2), 0, None))
@@ -190,7 +198,7 @@ class LatentSpace:
             "latent_dim": self.code.latent_dim,
             "event_shape": list(self.event_shape),
             "image_shape": None if self.image_shape is None else list(self.image_shape),
-            "value_range": [float(self.x.min()), float(self.x.max())],
+            "value_range": self.value_range(),
             "means": np.round(self.means, 4).tolist(),
             "std": np.round(std, 4).tolist(),
             "range": [np.round(lo, 4).tolist(), np.round(hi, 4).tolist()],

@@ -229,6 +229,7 @@ class Panel {
       values.forEach((row, k) => this.paint(this.strip, row, k * w));
     } else {
       this.strip.width = 300; this.strip.height = 100;
+      this.lineTitle.textContent = `decoded line from datapoint ${i} (outlined) to ${j} (filled)`;
       bars(this.strip, values[values.length - 1], this.space.value_range, values[0]);
     }
   }
@@ -287,7 +288,9 @@ function ellipse(b, mean, cov) {
 
 function bars(canvas, values, range, reference = null) {
   const g = canvas.getContext("2d"), [w, h] = [canvas.width, canvas.height];
-  const lo = Math.min(range[0], 0), hi = Math.max(range[1], 0), y = v => h - (v - lo) / (hi - lo || 1) * h;
+  // values beyond the range are drawn to its edge (the range is the data's 1st–99th percentile)
+  const lo = Math.min(range[0], 0), hi = Math.max(range[1], 0);
+  const y = v => h - (Math.min(Math.max(v, lo), hi) - lo) / (hi - lo || 1) * h;
   g.fillStyle = "white"; g.fillRect(0, 0, w, h);
   const step = w / values.length;
   if (reference) {
