@@ -165,7 +165,9 @@ def test_one_class_benchmarks_write_every_detector_per_class(data, tmp_path):
     rows = _rows(out / "one_class.csv")
     detectors = {r["detector"] for r in rows}
     assert {
-        "aevb (regret, default)",
+        "aevb (relerr, default)",
+        "aevb (sqerr)",
+        "aevb (regret)",
         "aevb (nll)",
         "aevb (elbo)",
         "IsolationForest",

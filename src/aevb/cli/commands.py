@@ -16,6 +16,7 @@ from aevb.config import (
     load_toml,
 )
 from aevb.errors import ConfigError
+from aevb.explore import require_server
 from aevb.io import read_meta
 from aevb.presets import preset
 from aevb.reproduce import run_experiment
@@ -24,6 +25,7 @@ from aevb.runs import (
     disentanglement_run,
     encode_run,
     evaluate_run,
+    explore_run,
     export_run,
     fid_run,
     ood_run,
@@ -280,9 +282,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from aevb.explore import require_server
-    from aevb.runs.explore import explore_run
-
     require_server()  # before the runs are opened: a missing library is said at once
     runs = [args.run] + ([args.run2] if args.run2 else [])
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a user stops the server: not an error

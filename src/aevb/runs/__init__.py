@@ -1,7 +1,8 @@
 """Run directories: the one part of aevb that reads and writes them (open a run, load its model and data,
-train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FID)."""
+train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FID, explore)."""
 
 from aevb.runs.disentangle import disentanglement_run
+from aevb.runs.explore import explore_run, latent_spaces
 from aevb.runs.fid import fid_run, train_fid_classifier
 from aevb.runs.plot import PLOT_KINDS, plot_run
 from aevb.runs.probe import probe_run
@@ -28,8 +29,10 @@ __all__ = [
     "Run",
     "encode_run",
     "evaluate_run",
+    "explore_run",
     "export_run",
     "fid_run",
+    "latent_spaces",
     "load",
     "load_data",
     "ood_run",
