@@ -382,3 +382,63 @@ def test_explore_command_serves_until_interrupted(tmp_path, monkeypatch, capsys)
     assert main(["explore", str(tmp_path / "r"), "--port", "0"]) == 0
     assert "aevb explore: http://127.0.0.1:" in capsys.readouterr().out
     assert Path(tmp_path / "r" / "config.toml").is_file()  # nothing saved was touched
+
+
+# --- the static page (--export) ----------------------------------------------------------------------------------
+def test_export_refuses_what_the_page_cannot_run(tmp_path):
+    from aevb.explore import export_page
+
+    x, _ = _toy(16)
+    deep = LatentSpace(_model(model="deep-vae", latent_dims=[4, 2]), x)
+    with pytest.raises(ConfigError, match="MLP decoder"):
+        export_page([deep], tmp_path / "page")
+    assert not (tmp_path / "page").exists()  # refused before anything was written
+    gelu = LatentSpace(_model(activation="gelu"), x)
+    with pytest.raises(ConfigError, match="cannot run the decoder layer GELU"):
+        export_page([gelu], tmp_path / "page")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (Debian package chromium)")
+def test_exported_page_decodes_in_the_browser_as_the_model_does(mnist_run, tmp_path):
+    """`aevb explore RUN --export DIR` writes a page that runs the decoder itself (file://, no server): its image at
+    the cursor and a datapoint's reconstruction are the model's, pixel for pixel; a CVAE decodes per class."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    assert main(["explore", str(mnist_run), "--points", "200", "--export", str(tmp_path / "page")]) == 0
+    assert {p.name for p in (tmp_path / "page").iterdir()} == {"index.html", "explorer.js", "explorer.css", "data.js"}
+    (space,) = latent_spaces([mnist_run], points=200)
+    x, y = _toy(32)
+    cvae = LatentSpace(_model(model="cvae", num_classes=4), x, y, name="cvae")
+    from aevb.explore import export_page
+
+    export_page([cvae], tmp_path / "cvae")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((tmp_path / "page" / "index.html").as_uri())
+        page.wait_for_function("window.explorer && window.explorer.ready && window.explorer.drawn >= 1")
+        box = page.locator("canvas.map").bounding_box()
+        page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.6 * box["height"])
+        page.wait_for_function("window.explorer.drawn >= 2 && !window.explorer.panels[0].pending")
+        z, values = page.evaluate("[window.explorer.panels[0].decodedZ, window.explorer.panels[0].values]")
+        np.testing.assert_allclose(values, space.decode(z)[0], atol=1e-5)
+        u, v = page.evaluate("window.explorer.panels[0].toPixel(...window.explorer.panels[0].uv[11])")
+        page.mouse.click(box["x"] + u, box["y"] + v)
+        page.wait_for_function("document.querySelector('.point h3').textContent.startsWith('datapoint')")
+        index = int(page.locator(".point h3").first.text_content().split()[1].rstrip(","))
+        recon = page.evaluate("""() => { const c = document.querySelectorAll('canvas.thumb')[1];
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            const g = []; for (let i = 0; i < d.length; i += 4) g.push(d[i]); return g; }""")
+        expected = np.round(255 * np.clip(space.reconstruct(index).reshape(-1), 0, 1)).astype(int)
+        assert np.abs(np.array(recon) - expected).max() <= 1
+        assert page.locator("#decode-mode option[value=sample]").is_disabled()  # draws need the server
+        # a conditional model: the class selector changes what is decoded, as the model's label context does
+        page.goto((tmp_path / "cvae" / "index.html").as_uri())
+        page.wait_for_function("window.explorer && window.explorer.ready && window.explorer.drawn >= 1")
+        page.select_option("#label", "2")
+        page.wait_for_function("window.explorer.drawn >= 2 && !window.explorer.panels[0].pending")
+        z, values = page.evaluate("[window.explorer.panels[0].decodedZ, window.explorer.panels[0].values]")
+        np.testing.assert_allclose(values, cvae.decode(z, label=2)[0], atol=1e-5)
+        assert not errors, errors
+        browser.close()

@@ -26,6 +26,7 @@ from aevb.runs import (
     encode_run,
     evaluate_run,
     explore_run,
+    export_explorer,
     export_run,
     fid_run,
     ood_run,
@@ -282,8 +283,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    require_server()  # before the runs are opened: a missing library is said at once
     runs = [args.run] + ([args.run2] if args.run2 else [])
+    if args.export:
+        page = export_explorer(runs, args.export, split=args.split, points=args.points, color_by=args.color_by)
+        print(f"wrote {page} (open it in a browser; it decodes there, without a server)")
+        return 0
+    require_server()  # before the runs are opened: a missing library is said at once
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a user stops the server: not an error
         explore_run(runs, host=args.host, port=args.port, split=args.split, points=args.points, color_by=args.color_by)
     return 0

@@ -363,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SCORE_NAMES,
         help="colour the datapoints by this anomaly score instead of their labels (default: labels)",
     )
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="write a static page into DIR that decodes in the browser (MLP decoders; no server, no Python) and exit",
+    )
     p.set_defaults(func="cmd_explore")
 
     p = sub.add_parser("report", help="write one self-contained HTML report of a run (config, curves, pictures)")

@@ -2,7 +2,7 @@
 train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FID, explore)."""
 
 from aevb.runs.disentangle import disentanglement_run
-from aevb.runs.explore import explore_run, latent_spaces
+from aevb.runs.explore import explore_run, export_explorer, latent_spaces
 from aevb.runs.fid import fid_run, train_fid_classifier
 from aevb.runs.plot import PLOT_KINDS, plot_run
 from aevb.runs.probe import probe_run
@@ -30,6 +30,7 @@ __all__ = [
     "encode_run",
     "evaluate_run",
     "explore_run",
+    "export_explorer",
     "export_run",
     "fid_run",
     "latent_spaces",

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aevb.errors import ConfigError
-from aevb.explore import LatentSpace, bind, server, url
+from aevb.explore import LatentSpace, bind, export_page, server, url
 from aevb.runs.rundir import Run
 from aevb.scoring import score
 
@@ -53,3 +53,15 @@ def explore_run(
         app_server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def export_explorer(
+    runs: Sequence[str | Path],
+    folder: str | Path,
+    *,
+    split: str = "test",
+    points: int = 2000,
+    color_by: str | None = None,
+) -> Path:
+    """Write the explorer of ``runs`` as a static page into ``folder`` (:func:`aevb.explore.export_page`)."""
+    return export_page(latent_spaces(runs, split, points, color_by), folder)

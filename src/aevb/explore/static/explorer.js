@@ -22,6 +22,7 @@ function el(tag, attrs = {}, parent = null) {
 function showError(message) { const e = $("error"); e.textContent = message; e.hidden = !message; }
 
 async function api(path, body) {
+  if (window.AEVB_STATIC) return staticApi(path, body);   // a page written by --export: no server
   const response = await fetch(path, body === undefined ? {} :
     {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
   const data = await response.json();
@@ -330,6 +331,74 @@ function setupControls(spaces) {
     $("label").addEventListener("change", e => { state.label = Number(e.target.value); replot(); });
   }
   if (d < 2) { $("plane").value = "dims"; state.plane = "dims"; }
+  if (window.AEVB_STATIC) $("decode-mode").querySelector("option[value=sample]").disabled = true;
+}
+
+// --- the static page (aevb explore --export): the same answers as the server, computed here -------------------
+function fromBase64(text, type) {
+  const bytes = Uint8Array.from(atob(text), c => c.charCodeAt(0));
+  return type === "uint8" ? bytes : new Float32Array(bytes.buffer);
+}
+const ACT = {relu: v => Math.max(v, 0), tanh: Math.tanh, softplus: v => (v > 20 ? v : Math.log1p(Math.exp(v))),
+             elu: v => (v > 0 ? v : Math.expm1(v)), leaky_relu: v => (v > 0 ? v : 0.01 * v)};
+function staticSpaces() {
+  if (!state.static) {
+    state.static = window.AEVB_STATIC.map(s => ({
+      summary: s.summary, spec: s.decoder,
+      layers: s.decoder.layers.map(l => ({n: l.in, m: l.out, w: fromBase64(l.w), b: fromBase64(l.b)})),
+      x: fromBase64(s.points.data, s.points.dtype), scale: s.points.dtype === "uint8" ? 1 / 255 : 1,
+    }));
+  }
+  return state.static;
+}
+// the decoder mean E[x|z] of one z: the MLP, then the likelihood's mean function
+function staticDecode(s, z, label) {
+  let h = Float64Array.from(z);
+  if (s.spec.context_dim) {
+    if (label === undefined || label === null) throw new Error("this model is conditional: choose a class");
+    h = Float64Array.from([...z, ...Array.from({length: s.spec.context_dim}, (_, k) => (k === label ? 1 : 0))]);
+  }
+  if (h.length !== s.layers[0].n) throw new Error(`z must hold ${s.layers[0].n - s.spec.context_dim} numbers`);
+  s.layers.forEach((layer, k) => {
+    const out = new Float64Array(layer.m), last = k === s.layers.length - 1;
+    for (let i = 0; i < layer.m; i++) {
+      let v = layer.b[i];
+      const row = i * layer.n;
+      for (let j = 0; j < layer.n; j++) v += layer.w[row + j] * h[j];
+      out[i] = last ? v : ACT[s.spec.activation](v);
+    }
+    h = out;
+  });
+  const mean = Array.from(h.subarray(0, s.spec.event_size));
+  const squash = s.spec.likelihood.kind === "bernoulli" || s.spec.likelihood.squash;
+  return squash ? mean.map(v => 1 / (1 + Math.exp(-v))) : mean;
+}
+function staticApi(path, body) {
+  const spaces = staticSpaces();
+  const url = new URL(path, "http://page/");
+  if (url.pathname === "/api/spaces") return spaces.map(s => s.summary);
+  const s = spaces[body ? body.space : Number(url.searchParams.get("space"))];
+  if (url.pathname === "/api/decode") {
+    if (body.sample) throw new Error("this static page decodes the mean only: draws need aevb explore's server");
+    return {values: [staticDecode(s, body.z, body.label)]};
+  }
+  if (url.pathname === "/api/point") {
+    const i = Number(url.searchParams.get("index")), n = s.spec.event_size;
+    const x = Array.from(s.x.subarray(i * n, (i + 1) * n), v => v * s.scale);
+    const label = s.summary.labels ? s.summary.labels[i] : null;
+    const mean = s.summary.means[i], std = s.summary.std[i];
+    const covariance = std.map((a, r) => std.map((_, c) => (r === c ? a * a : 0)));   // the diagonal only
+    return {index: i, x, reconstruction: staticDecode(s, mean, s.summary.num_classes ? label : null), mean,
+            covariance, label};
+  }
+  if (url.pathname === "/api/line") {
+    const a = s.summary.means[body.i], b = s.summary.means[body.j], steps = body.steps || 10;
+    return {values: Array.from({length: steps}, (_, k) => {
+      const t = k / (steps - 1);
+      return staticDecode(s, a.map((v, d) => (1 - t) * v + t * b[d]), body.label);
+    })};
+  }
+  throw new Error(`unknown request ${path}`);
 }
 
 async function main() {
