@@ -176,7 +176,8 @@ def test_traverse_cli_writes_one_row_per_dimension(tmp_path, capsys):
     assert main(["traverse", str(run), "--split", "train", "--index", "3", "--steps", "7", "--out", str(out)]) == 0
     from PIL import Image
 
-    # 3 rows × 7 columns of 6×6 images with 2 px padding, upscaled 2×.
-    assert Image.open(out).size == (2 * (7 * 8 + 2), 2 * (3 * 8 + 2))
+    # 3 rows × 7 columns of 6×6 images with 2 px padding, upscaled 2×, and a margin on the left naming each row
+    width, height = Image.open(out).size
+    assert height == 2 * (3 * 8 + 2) and width > 2 * (7 * 8 + 2) + 40
     assert main(["traverse", str(run), "--split", "train", "--index", "99", "--out", str(out)]) == 2
     assert "--index must be in 0..7" in capsys.readouterr().err

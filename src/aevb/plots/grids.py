@@ -85,13 +85,14 @@ def interpolation_grid(
     if pairs.shape[0] < 2:
         raise ConfigError("an interpolation needs at least two datapoints")
     mu = encode_mean(model, pairs)
-    rows = []
+    rows, labels = [], []
     for i in range(0, pairs.shape[0] - 1, 2):
         for mode in modes:
             path = decode_mean(model, interpolate(mu[i], mu[i + 1], steps, mode))
             ends = [to_images(pairs[i : i + 1], model.event_shape), to_images(pairs[i + 1 : i + 2], model.event_shape)]
             rows.append(torch.cat([ends[0], to_images(path, model.event_shape), ends[1]]))
-    return save_grid(torch.cat(rows), out, nrow=steps + 2)
+            labels.append(f"pair {i // 2 + 1}, {mode}: x_a | decoded | x_b")
+    return save_grid(torch.cat(rows), out, nrow=steps + 2, row_labels=labels)
 
 
 def manifold_grid(model: nn.Module, out: str | Path, n: int = 20, nrow_scale: int = 2) -> Path:

@@ -51,9 +51,16 @@ def latent_traversal(
 
 
 def save_traversal(
-    images: torch.Tensor, event_shape: tuple[int, ...], out: str | Path, row_labels: list[str] | None = None
+    images: torch.Tensor,
+    event_shape: tuple[int, ...],
+    out: str | Path,
+    row_labels: list[str] | None = None,
+    span: float = 3.0,
 ) -> Path:
     """Tile the ``[D, steps, ...]`` result of :func:`latent_traversal` as a PNG, one row per latent dimension
-    (``row_labels``: a caption per row, e.g. the dimension and its KL)."""
+    (``row_labels``: a caption per row, e.g. the dimension and its KL; by default "z_d: μ−span → μ+span", so the
+    picture says what its rows and columns are)."""
     steps = images.shape[1]
+    if row_labels is None:
+        row_labels = [f"z{d}: mu-{span:g} -> mu+{span:g}" for d in range(images.shape[0])]
     return save_grid(to_images(images.reshape(-1, *event_shape), event_shape), out, nrow=steps, row_labels=row_labels)

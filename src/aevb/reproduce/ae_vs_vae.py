@@ -117,7 +117,8 @@ def run(opts: Options, out: Path) -> Path:
         _region_grid(models[key], codes[key], out / f"grid_{key}.png")
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
     for ax, key in zip(axes, ("recon-only", "kl-only", "vae"), strict=True):
-        _scatter(ax, codes[key], shown.y, titles[key])
+        points = _scatter(ax, codes[key], shown.y, titles[key])
+    fig.colorbar(points, ax=axes, ticks=range(10), label="digit")  # the colours are the test digits' labels
     save_figure(fig, out / "objectives.png")
 
     rows = []

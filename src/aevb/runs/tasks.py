@@ -354,7 +354,7 @@ def traverse_run(
         offsets = torch.linspace(-span, span, steps).tolist()
         dim = [d for d in range(images.shape[0]) for _ in range(steps)]
         return _write_rows(path, images.flatten(0, 1).numpy(), {"dim": dim, "offset": offsets * images.shape[0]})
-    return save_traversal(images, run.model.event_shape, path)
+    return save_traversal(images, run.model.event_shape, path, span=span)
 
 
 EXPORT_FORMATS = ("onnx",)
