@@ -166,6 +166,22 @@ def test_api_decodes_and_answers_bad_requests_with_their_reason(served):
     ]:
         status, answer = app.get(path, body)
         assert status == 400 and message in answer["error"], (path, answer)
+    # what any web page could send to a local port is refused: too many z, not JSON, not an object, another Host
+    status, answer = app.get("/api/decode", {"space": 0, "z": [[0.0, 0.0, 0.0]] * 65})
+    assert status == 400 and "at most 64" in answer["error"]
+    plain = urllib.request.Request(app.url + "api/decode", data=b'{"space": 0, "z": [0, 0, 0]}',
+                                   headers={"Content-Type": "text/plain"})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(plain, timeout=20)
+    assert refused.value.code == 415
+    status, answer = app.get("/api/decode", [1, 2, 3])
+    assert status == 400 and "JSON object" in answer["error"]
+    status, answer = app.get("/api/decode", {"space": 0, "z": [0, 0, 0], "sample": True, "seed": 10**30})
+    assert status == 400 and "seed must be" in answer["error"]
+    rebound = urllib.request.Request(app.url + "api/spaces", headers={"Host": "attacker.example"})
+    with pytest.raises(urllib.error.HTTPError) as wrong_host:
+        urllib.request.urlopen(rebound, timeout=20)
+    assert wrong_host.value.code == 400
     assert app.get("/")[0] == 200 and b"aevb explore" in app.get("/")[1]
     # the page names no file: only the fixed routes exist
     for path in ("/../pyproject.toml", "/static/explorer.js", "/explorer.js/../../errors.py", "/api/../../x"):
@@ -285,6 +301,24 @@ def test_page_decodes_under_the_cursor_in_a_real_browser(mnist_run):
             state = settle(before)
             assert abs(state["z"][0] - (z_before[0] + 1.0)) < 0.05 and state["z"][1:] == pytest.approx(z_before[1:])
             assert np.abs(np.array(state["gray"]) - decoder_pixels(state["z"])).max() <= 1
+            # the plane of two chosen dimensions: the cursor sets exactly those two coordinates, the rest stay
+            page.select_option("#plane", "dims")
+            page.select_option("#dim-a", "2")
+            page.select_option("#dim-b", "5")
+            page.wait_for_function("!window.explorer.panels[0].inflight && !window.explorer.panels[0].pending")
+            z_before = page.evaluate("window.explorer.panels[0].z.slice()")
+            before = page.evaluate("window.explorer.drawn")
+            page.mouse.move(box["x"] + 0.25 * box["width"], box["y"] + 0.75 * box["height"])
+            state = settle(before)
+            u, v = page.evaluate(f"window.explorer.panels[0].fromPixel({0.25 * box['width']}, {0.75 * box['height']})")
+            # to within one pixel of the map (the browser reports the mouse at whole or half pixels)
+            du, dv = page.evaluate(
+                "(([a, b, c, d]) => [(b - a) / 360, (d - c) / 360])(window.explorer.panels[0].extent)"
+            )
+            assert state["z"][2] == pytest.approx(u, abs=du) and state["z"][5] == pytest.approx(v, abs=dv)
+            kept = [k for k in range(20) if k not in (2, 5)]
+            assert [state["z"][k] for k in kept] == pytest.approx([z_before[k] for k in kept], abs=1e-6)
+            page.select_option("#plane", "pca")
             # clicking a datapoint shows it and its reconstruction
             u, v = page.evaluate("window.explorer.panels[0].toPixel(...window.explorer.panels[0].uv[7])")
             page.mouse.click(box["x"] + u, box["y"] + v)
@@ -295,6 +329,17 @@ def test_page_decodes_under_the_cursor_in_a_real_browser(mnist_run):
                 const g = []; for (let i = 0; i < d.length; i += 4) g.push(d[i]); return g; }""")
             expected = np.round(255 * np.clip(space.reconstruct(index).reshape(-1), 0, 1)).astype(int)
             assert np.abs(np.array(recon) - expected).max() <= 1
+            # its 1-σ ellipse sits at its code on the map, and follows a change of plane
+            for plane in ("pca", "dims"):
+                page.select_option("#plane", plane)
+                center, mean = page.evaluate(
+                    "[window.explorer.panels[0].ellipse.center, window.explorer.panels[0].posterior.mean]"
+                )
+                assert np.allclose(mean, space.means[index], atol=1e-4)
+                expected_center = page.evaluate(f"project(window.explorer.panels[0].basis, {list(map(float, mean))})")
+                assert center == pytest.approx(expected_center, abs=1e-6)
+            assert center == pytest.approx([mean[2], mean[5]], abs=1e-6)  # the dims plane (z2, z5) chosen above
+            page.select_option("#plane", "pca")
             # latency: 100 cursor moves, each waited for; the page times event → image drawn
             page.evaluate("window.explorer.latencies = []")
             for k in range(100):
@@ -442,3 +487,18 @@ def test_exported_page_decodes_in_the_browser_as_the_model_does(mnist_run, tmp_p
         np.testing.assert_allclose(values, cvae.decode(z, label=2)[0], atol=1e-5)
         assert not errors, errors
         browser.close()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("kind", ["vae", "deep-vae", "cvae"])
+def test_a_model_on_the_gpu_decodes_what_it_does_on_the_cpu(kind):
+    x, y = _toy(16)
+    extra = {"deep-vae": {"latent_dims": [4, 2]}, "cvae": {"num_classes": 4}}.get(kind, {})
+    cpu = _model(model=kind, **extra)
+    gpu = _model(model=kind, **extra).to("cuda")
+    spaces = [LatentSpace(m, x, y) for m in (cpu, gpu)]
+    label = 1 if kind == "cvae" else None
+    z = np.linspace(-1, 1, spaces[0].code.latent_dim, dtype=np.float32)
+    np.testing.assert_allclose(spaces[1].decode(z, label), spaces[0].decode(z, label), atol=1e-4)
+    np.testing.assert_allclose(spaces[1].means, spaces[0].means, atol=1e-4)
+    assert spaces[1].point(3)["index"] == 3 and spaces[1].line(0, 1, 4).shape[0] == 4

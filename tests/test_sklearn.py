@@ -194,3 +194,9 @@ def test_a_bad_output_set_after_fitting_is_refused(digits):
     vae.set_params(output="median")
     with pytest.raises(ValueError, match="output must be one of mean, sample"):
         vae.transform(x[:3])
+
+
+def test_relerr_on_a_table_is_refused_before_training():
+    x, _ = load_breast_cancer(return_X_y=True)
+    with pytest.raises(ValueError, match="needs images .* use 'sqerr'"):
+        VAEOutlierDetector(anomaly_score="relerr", epochs=10_000).fit(x)  # would take minutes if it trained first

@@ -45,10 +45,17 @@ def require_server() -> None:
         ) from None
 
 
-def make_app(spaces: Sequence[LatentSpace]) -> Any:
-    """The Starlette application serving ``spaces`` (one or two runs)."""
+# Most z a decode request may carry (the page sends one; a strip has at most 64): a bound on what one request costs.
+MAX_DECODES = 64
+
+
+def make_app(spaces: Sequence[LatentSpace], hosts: Sequence[str] = LOCAL_HOSTS) -> Any:
+    """The Starlette application serving ``spaces`` (one or two runs), answering only requests whose Host header
+    names one of ``hosts`` (["*"]: any) — so a web page elsewhere cannot reach it by DNS rebinding."""
     require_server()
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
@@ -69,20 +76,35 @@ def make_app(spaces: Sequence[LatentSpace]) -> Any:
 
     def json_errors(handler: Callable) -> Callable:
         async def wrapped(request: Request) -> Response:
+            # Only JSON bodies: a form or text/plain POST (which any web page may send without asking) is refused.
+            if request.method == "POST" and request.headers.get("content-type", "").split(";")[0] != "application/json":
+                return JSONResponse({"error": "send the request body as application/json"}, status_code=415)
             try:
                 return JSONResponse(await handler(request))
-            except (AevbError, ValueError, TypeError, KeyError) as error:
-                return JSONResponse({"error": str(error)}, status_code=400)
+            except (AevbError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+                return JSONResponse({"error": str(error) or type(error).__name__}, status_code=400)
 
         return wrapped
+
+    async def body_of(request: Request) -> dict:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ConfigError(f"the request body must be a JSON object, got {type(body).__name__}")
+        return body
 
     async def summaries(request: Request) -> list[dict]:
         return [space.summary() for space in spaces]
 
     async def decode(request: Request) -> dict:
-        body = await request.json()
+        body = await body_of(request)
         space = space_of(body.get("space"))
-        values = space.decode(body["z"], body.get("label"), bool(body.get("sample", False)), int(body.get("seed", 0)))
+        z = body["z"]
+        if isinstance(z, list) and z and isinstance(z[0], list) and len(z) > MAX_DECODES:
+            raise ConfigError(f"decode at most {MAX_DECODES} z per request, got {len(z)}")
+        seed = int(body.get("seed", 0))
+        if not 0 <= seed < 2**63:
+            raise ConfigError(f"seed must be in 0 … 2**63 − 1, got {seed}")
+        values = space.decode(z, body.get("label"), bool(body.get("sample", False)), seed)
         return {"values": values.reshape(len(values), -1).tolist()}
 
     async def point(request: Request) -> dict:
@@ -90,7 +112,7 @@ def make_app(spaces: Sequence[LatentSpace]) -> Any:
         return space.point(int(request.query_params["index"]))
 
     async def line(request: Request) -> dict:
-        body = await request.json()
+        body = await body_of(request)
         space = space_of(body.get("space"))
         i, j = space.check_index(int(body["i"])), space.check_index(int(body["j"]))
         values = space.line(i, j, int(body.get("steps", 10)), body.get("label"))
@@ -106,7 +128,8 @@ def make_app(spaces: Sequence[LatentSpace]) -> Any:
         Route("/api/point", json_errors(point)),
         Route("/api/line", json_errors(line), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    allowed = ["*"] if "*" in hosts else [h.strip("[]") for h in hosts] + [f"[{h}]" for h in hosts if ":" in h]
+    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed)])
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -139,7 +162,11 @@ def server(spaces: Sequence[LatentSpace], sock: socket.socket) -> Any:
     ``should_exit`` is set from another thread)."""
     import uvicorn
 
-    config = uvicorn.Config(make_app(spaces), log_level="warning", access_log=False, lifespan="off")
+    host = sock.getsockname()[0]
+    # Bound to this machine: only its own names may appear in the Host header. Bound to another address on purpose
+    # (--host): that address is how others reach it, so every name is accepted (the warning said so).
+    hosts = LOCAL_HOSTS if host in ("127.0.0.1", "::1") else ["*"]
+    config = uvicorn.Config(make_app(spaces, hosts), log_level="warning", access_log=False, lifespan="off")
     return uvicorn.Server(config)
 
 

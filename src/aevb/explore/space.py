@@ -20,6 +20,7 @@ from torch.distributions import Distribution
 from aevb.errors import ConfigError
 from aevb.models.protocols import BoundModel, ConditionalModel
 from aevb.plots.png import shows_as_images
+from aevb.runtime import module_device, to_device
 
 
 def _covariance(q: Distribution) -> torch.Tensor:
@@ -66,6 +67,7 @@ def coding(model: nn.Module) -> Coding:
         return q
 
     def decode_top(h: torch.Tensor, c: torch.Tensor | None) -> Distribution:
+        h = to_device(h, module_device(model))  # the conditionals are plain networks: they do not move their input
         for conditional in reversed(conditionals):
             h = conditional(h).mean
         return model.decode(h)
@@ -89,7 +91,6 @@ class LatentSpace:
         name: str = "run",
         color: np.ndarray | None = None,
         color_name: str | None = None,
-        context: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.model = model.eval()
         self.code = coding(self.model)

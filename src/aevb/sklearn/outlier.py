@@ -11,7 +11,7 @@ from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from aevb.config import ScoreSettings
-from aevb.scoring import SCORES, auto_score
+from aevb.scoring import SCORES, auto_score, is_image_shape
 from aevb.scoring import score as anomaly_scores
 from aevb.sklearn._base import VAEEstimatorBase
 
@@ -118,6 +118,12 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
             raise ValueError(f"contamination must be a number in (0, 0.5], got {self.contamination!r}")
         if self.anomaly_score != "auto":
             SCORES.get(self.anomaly_score)  # an unknown name fails before training, naming the known ones
+        shape = tuple(np.shape(X)[1:])
+        if self.anomaly_score == "relerr" and not is_image_shape(shape):
+            raise ValueError(
+                f"anomaly_score='relerr' needs images ([N, C, H, W], [N, H, W] or rows of 64+ square values); X has "
+                f"rows of shape {shape}: use 'sqerr'"
+            )
         x = self._fit_model(X)
         self.anomaly_score_ = auto_score(self.event_shape_) if self.anomaly_score == "auto" else self.anomaly_score
         normality = -self._anomaly(x, [self.anomaly_score_])[self.anomaly_score_]

@@ -35,7 +35,9 @@ function basis(space) {
   const d = space.latent_dim;
   if (state.plane === "pca") return {c: space.center, e: space.axes};
   const unit = k => Array.from({length: d}, (_, j) => (j === k ? 1 : 0));
-  return {c: new Array(d).fill(0), e: [unit(Math.min(state.dimA, d - 1)), unit(Math.min(state.dimB, d - 1))]};
+  const a = Math.min(state.dimA, d - 1), b = Math.min(state.dimB, d - 1);
+  // one dimension chosen twice (or a 1-d code): the map's vertical axis moves nothing, or z would jump
+  return {c: new Array(d).fill(0), e: [unit(a), b === a ? new Array(d).fill(0) : unit(b)]};
 }
 function dot(a, b) { let s = 0; for (let j = 0; j < a.length; j++) s += a[j] * b[j]; return s; }
 function project(b, z) {
@@ -110,6 +112,7 @@ class Panel {
   // plane coordinates of every datapoint, the map's extent, and the scatter drawn once to an offscreen canvas
   rebuild() {
     this.basis = basis(this.space);
+    if (this.posterior) this.ellipse = ellipse(this.basis, this.posterior.mean, this.posterior.covariance);
     this.uv = this.space.means.map(m => project(this.basis, m));
     let [u0, u1, v0, v1] = [Infinity, -Infinity, Infinity, -Infinity];
     for (const [u, v] of this.uv) { u0 = Math.min(u0, u); u1 = Math.max(u1, u); v0 = Math.min(v0, v); v1 = Math.max(v1, v); }
@@ -211,6 +214,7 @@ class Panel {
       const point = await api(`/api/point?space=${this.index}&index=${i}`);
       this.pointTitle.textContent = `datapoint ${i}` + (point.label === null ? "" : `, label ${point.label}`);
       this.paint(this.original, point.x); this.paint(this.recon, point.reconstruction);
+      this.posterior = {mean: point.mean, covariance: point.covariance};   // redrawn when the plane changes
       this.ellipse = ellipse(this.basis, point.mean, point.covariance);
       this.z = point.mean.slice(); this.request(performance.now());
       if (this.selected.length === 2) await this.line();
@@ -317,7 +321,7 @@ function setupControls(spaces) {
   for (const id of ["dim-a", "dim-b"]) {
     for (let k = 0; k < d; k++) el("option", {value: k, text: `z${k}`}, $(id));
   }
-  $("dim-b").value = Math.min(1, d - 1);
+  $("dim-b").value = state.dimB = Math.min(1, d - 1);
   $("dims-choice").hidden = true;
   const replot = () => { for (const p of state.panels) { p.rebuild(); p.request(performance.now()); } };
   $("plane").addEventListener("change", e => { state.plane = e.target.value; $("dims-choice").hidden = state.plane !== "dims"; replot(); });
