@@ -8,7 +8,9 @@
 #                   epoch on the CPU of the same machine for the ratio;
 #                2. aevb evaluate at K = 5000 importance samples over the 10,000 test images (the compiled path aevb
 #                   picks by itself for this much work): seconds, images/s, the NLL;
-#                3. with more than one GPU: the same training under torchrun, one process per GPU (DDP), 1 epoch.
+#                3. aevb.fit against a hand-written loop with the data resident on the device, batch 100 and 1,000
+#                   (ratios of speed, goal >= 0.95), and against this machine's CPU at batch 100 (goal >= 3);
+#                4. with more than one GPU: the same training under torchrun, one process per GPU (DDP), 1 epoch.
 # Usage (from the repository root, with the environment made by `make dev`):
 #   AEVB_DATA_DIR=../shared/data bash benchmarks/gpu_check.sh [OUT]
 #   SECTIONS="suite" bash benchmarks/gpu_check.sh        # only the suite
@@ -86,6 +88,9 @@ for name in ("fp32", "bf16"):
     print(f"{name}: {secs:.2f} s/epoch = {50000 / secs:,.0f} samples/s ({cpu / secs:.1f}x the CPU's {cpu:.1f} s); "
           f"test ELBO after {recs[-1]['epoch']} epochs {recs[-1].get('test_elbo', float('nan')):.3f} nats")
 PYEOF
+
+  echo "== training against the hand-written resident-data loop, batch 100 and 1,000, and against this CPU (issue 27)"
+  $PY benchmarks/train_throughput.py --only-hand --device "$DEVICE" --batches 100,1000 --n 60000 --repeats 3
 
   echo "== evaluate: K = $K importance samples on the test set (fp32 run)"
   start=$(date +%s.%N)

@@ -39,6 +39,7 @@ from aevb.training.hooks import Hooks
 from aevb.training.methods import METHODS
 from aevb.training.objectives import OBJECTIVES
 from aevb.training.optim import make_optimizer
+from aevb.training.placement import data_placement
 from aevb.training.schedules import SCHEDULES
 
 NO_CONFIG = "NO_CONFIG.txt"
@@ -102,8 +103,12 @@ class Trainer:
             config.optimizer, model.parameters(), config.lr, config.weight_decay, betas=config.betas, eps=config.eps
         )
         self.dist.attach(self.model, self.optimizer)
-        self.x = train.x.to(self.device)
-        self.x_scale = None if train.x_scale is None else train.x_scale.to(self.device)
+        nbytes = train.x.nbytes + (0 if train.x_scale is None else train.x_scale.nbytes)
+        self.resident, placement = data_placement(nbytes, self.device)
+        if placement and config.progress and self.dist.is_main:
+            print(placement, flush=True)
+        self.x = self._place(train.x)
+        self.x_scale = None if train.x_scale is None else self._place(train.x_scale)
         labels = train.y
         if config.labels_per_class or config.labeled:  # semi-supervised: the other labels never reach the model
             labels = hide_labels(train.y, config.labels_per_class, config.labeled, config.seed, train.name)
@@ -118,6 +123,12 @@ class Trainer:
         self.epoch, self.batch_index, self.step = 0, 0, 0
         self.perm: torch.Tensor | None = None
         self.epoch_sum, self.epoch_count = 0.0, 0
+        # On an accelerator the steps' bound sums are added up on the device and read once in a while (a read waits
+        # for the device: once per step it would serialize host and device); on the CPU, and under torchrun (whose
+        # per-step all-reduce carries the stop flag), each step's sum is read at once.
+        self.defer_sync = self.device.type != "cpu" and not self.dist.active
+        self._pending: torch.Tensor | None = None
+        self._pending_from = 0
         self.history: list[dict[str, Any]] = []
         self.writer = None
         self.stop_requested = False
@@ -183,6 +194,7 @@ class Trainer:
         self.method.load_state_dict(state.get("method", {}))
 
     def save_checkpoint(self) -> None:
+        self._read_epoch_sum()  # the epoch's sum so far goes into the checkpoint, and a non-finite one never does
         if self.run_dir is not None:
             state = self.state_dict()  # on every rank: gathering the ranks' RNG states is a collective
             if self.dist.is_main:
@@ -201,6 +213,38 @@ class Trainer:
                 metrics.write_text("".join(line + "\n" for line in kept))
 
     # --- the loop --------------------------------------------------------------------------------------------
+    def _place(self, data: torch.Tensor) -> torch.Tensor:
+        """Training data on the device (resident), or in pinned CPU memory for asynchronous copies."""
+        if self.resident:
+            return data.to(self.device)
+        return data.pin_memory() if self.device.type == "cuda" else data
+
+    def _batch(self, data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return data[idx] if self.resident else data[idx].to(self.device, non_blocking=True)
+
+    def _add_to_epoch(self, total: torch.Tensor) -> None:
+        """Add one step's bound sum to the epoch's, on the device (read later by :meth:`_read_epoch_sum`)."""
+        total = torch.as_tensor(total, device=self.device).detach().double()
+        if self._pending is None:
+            self._pending, self._pending_from = total, self.step
+        else:
+            self._pending += total
+
+    def _read_epoch_sum(self) -> None:
+        """Bring the steps' sums added on the device to ``epoch_sum`` (one host sync) and check that they are finite:
+        before a checkpoint is written, when the progress bar shows the bound, and at the end of the epoch."""
+        if self._pending is None:
+            return
+        value, first = float(self._pending), self._pending_from + 1
+        self._pending = None
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"the training bound became non-finite ({value}) at epoch {self.epoch + 1}, in steps "
+                f"{first}–{self.step}; the last good checkpoint is kept. Try a lower --lr, or a larger min_variance "
+                "for Gaussian data."
+            )
+        self.epoch_sum += value
+
     def _batches_per_epoch(self) -> int:
         return math.ceil(self.x.shape[0] / self.config.batch_size)
 
@@ -269,6 +313,7 @@ class Trainer:
         if self.perm is None:
             self.perm = torch.randperm(self.x.shape[0], generator=self.shuffle_gen)
         perm = self.perm.to(self.device)
+        host_perm = perm if self.resident else self.perm  # where the data are indexed
         for group in self.optimizer.param_groups:  # a function of the epoch alone: exact on resume
             group["lr"] = SCHEDULES.get(cfg.lr_schedule)(cfg.lr, self.epoch)
         start = time.perf_counter()
@@ -282,30 +327,37 @@ class Trainer:
             dynamic_ncols=True,
         )
         while self.batch_index < n_batches and not self.stop_requested and not self._budget_spent():
-            idx = perm[self.batch_index * cfg.batch_size : (self.batch_index + 1) * cfg.batch_size]
-            scale = None if self.x_scale is None else self.x_scale[idx]
-            xb = self.train_data.transform_batch(self.x[idx], self.data_gen, scale)
+            window = slice(self.batch_index * cfg.batch_size, (self.batch_index + 1) * cfg.batch_size)
+            idx, data_idx = perm[window], host_perm[window]
+            scale = None if self.x_scale is None else self._batch(self.x_scale, data_idx)
+            xb = self.train_data.transform_batch(self._batch(self.x, data_idx), self.data_gen, scale)
             cb = None if self.context is None else self.context[idx]
             rows, xb, cb = self.dist.shard(idx, xb, cb)  # this rank's slice (all of it in one process)
             self.batch_rows = rows
             # A rank whose slice of a short last batch is empty still joins the gradient all-reduce.
             total = self.train_step(xb, cb) if rows.numel() else self.dist.empty_step(self.optimizer)
-            total, self.stop_requested = self.dist.reduce_step(float(total), self.stop_requested)
-            if not math.isfinite(total):
-                raise TrainingError(
-                    f"the training bound became non-finite ({total}) at epoch {self.epoch + 1}, step {self.step + 1}; "
-                    "the last good checkpoint is kept. Try a lower --lr, or a larger min_variance for Gaussian data."
-                )
-            self.epoch_sum += total
+            if self.defer_sync:
+                self._add_to_epoch(total)
+            else:
+                total, self.stop_requested = self.dist.reduce_step(float(total), self.stop_requested)
+                if not math.isfinite(total):
+                    raise TrainingError(
+                        f"the training bound became non-finite ({total}) at epoch {self.epoch + 1}, step "
+                        f"{self.step + 1}; the last good checkpoint is kept. Try a lower --lr, or a larger "
+                        "min_variance for Gaussian data."
+                    )
+                self.epoch_sum += total
             self.epoch_count += idx.shape[0]
             self.batch_index += 1
             self.step += 1
             if cfg.checkpoint_steps and self.step % cfg.checkpoint_steps == 0 and self.batch_index < n_batches:
                 self.save_checkpoint()  # mid-epoch: the position in the epoch and its permutation are saved too
             bar.update(1)
-            if self.step % 10 == 0:
+            if self.step % 10 == 0 and not bar.disable:
+                self._read_epoch_sum()
                 bar.set_postfix(bound=f"{self.epoch_sum / self.epoch_count:.2f}")
         bar.close()
+        self._read_epoch_sum()
         if self.stop_requested:
             return
         record = {
