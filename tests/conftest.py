@@ -44,3 +44,16 @@ def toy_binary(n: int = 256, side: int = 6, seed: int = 0, labels: bool = True) 
 @pytest.fixture
 def toy() -> TensorData:
     return toy_binary()
+
+
+# How tests start Debian's Chromium headless as root on a machine with no network: without the background-networking
+# flags it tries Google's hosts at every start (tests/test_report.py, tests/test_explore.py).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -26,7 +26,7 @@ from aevb.errors import ConfigError
 from aevb.explore import LatentSpace, bind, principal_axes, server, url
 from aevb.models import build_model
 from aevb.runs.explore import latent_spaces
-from tests.conftest import toy_binary
+from tests.conftest import CHROMIUM_FLAGS, toy_binary
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -214,15 +214,22 @@ def _chromium() -> str | None:
     return next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = CHROMIUM_FLAGS
+
+
+def _click_point_and_check_reconstruction(page, box: dict, space: LatentSpace, point: int) -> int:
+    """Click datapoint ``point`` of the first map; the page shows a datapoint's reconstruction whose pixels are the
+    model's (±1 of 255). Returns the index the page selected (the nearest point under the click)."""
+    u, v = page.evaluate(f"window.explorer.panels[0].toPixel(...window.explorer.panels[0].uv[{point}])")
+    page.mouse.click(box["x"] + u, box["y"] + v)
+    page.wait_for_function("document.querySelector('.point h3').textContent.startsWith('datapoint')")
+    index = int(page.locator(".point h3").first.text_content().split()[1].rstrip(","))
+    recon = page.evaluate("""() => { const c = document.querySelectorAll('canvas.thumb')[1];
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const g = []; for (let i = 0; i < d.length; i += 4) g.push(d[i]); return g; }""")
+    expected = np.round(255 * np.clip(space.reconstruct(index).reshape(-1), 0, 1)).astype(int)
+    assert np.abs(np.array(recon) - expected).max() <= 1
+    return index
 
 
 @pytest.fixture(scope="module")
@@ -320,15 +327,7 @@ def test_page_decodes_under_the_cursor_in_a_real_browser(mnist_run):
             assert [state["z"][k] for k in kept] == pytest.approx([z_before[k] for k in kept], abs=1e-6)
             page.select_option("#plane", "pca")
             # clicking a datapoint shows it and its reconstruction
-            u, v = page.evaluate("window.explorer.panels[0].toPixel(...window.explorer.panels[0].uv[7])")
-            page.mouse.click(box["x"] + u, box["y"] + v)
-            page.wait_for_function("document.querySelector('.point h3').textContent.startsWith('datapoint')")
-            index = int(page.locator(".point h3").first.text_content().split()[1].rstrip(","))
-            recon = page.evaluate("""() => { const c = document.querySelectorAll('canvas.thumb')[1];
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                const g = []; for (let i = 0; i < d.length; i += 4) g.push(d[i]); return g; }""")
-            expected = np.round(255 * np.clip(space.reconstruct(index).reshape(-1), 0, 1)).astype(int)
-            assert np.abs(np.array(recon) - expected).max() <= 1
+            index = _click_point_and_check_reconstruction(page, box, space, 7)
             # its 1-σ ellipse sits at its code on the map, and follows a change of plane
             for plane in ("pca", "dims"):
                 page.select_option("#plane", plane)
@@ -468,15 +467,7 @@ def test_exported_page_decodes_in_the_browser_as_the_model_does(mnist_run, tmp_p
         page.wait_for_function("window.explorer.drawn >= 2 && !window.explorer.panels[0].pending")
         z, values = page.evaluate("[window.explorer.panels[0].decodedZ, window.explorer.panels[0].values]")
         np.testing.assert_allclose(values, space.decode(z)[0], atol=1e-5)
-        u, v = page.evaluate("window.explorer.panels[0].toPixel(...window.explorer.panels[0].uv[11])")
-        page.mouse.click(box["x"] + u, box["y"] + v)
-        page.wait_for_function("document.querySelector('.point h3').textContent.startsWith('datapoint')")
-        index = int(page.locator(".point h3").first.text_content().split()[1].rstrip(","))
-        recon = page.evaluate("""() => { const c = document.querySelectorAll('canvas.thumb')[1];
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            const g = []; for (let i = 0; i < d.length; i += 4) g.push(d[i]); return g; }""")
-        expected = np.round(255 * np.clip(space.reconstruct(index).reshape(-1), 0, 1)).astype(int)
-        assert np.abs(np.array(recon) - expected).max() <= 1
+        _click_point_and_check_reconstruction(page, box, space, 11)
         assert page.locator("#decode-mode option[value=sample]").is_disabled()  # draws need the server
         # a conditional model: the class selector changes what is decoded, as the model's label context does
         page.goto((tmp_path / "cvae" / "index.html").as_uri())

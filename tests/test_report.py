@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from aevb.cli import main
-from tests.conftest import toy_binary
+from tests.conftest import CHROMIUM_FLAGS, toy_binary
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +80,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     cmd = [
         _chromium(),
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'profile'}",
         f"--screenshot={shot}",
