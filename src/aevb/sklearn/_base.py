@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +127,12 @@ class VAEEstimatorBase(BaseEstimator):
             return int(self.random_state.integers(0, 2**31 - 1))
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))  # None, a RandomState; else its error
 
-    def _fit_model(self, X: Any) -> torch.Tensor:
-        """Validate ``X``, build and train the model; returns the training rows as the model sees them."""
+    def _fit_model(self, X: Any, check: Callable[[np.ndarray], None] | None = None) -> torch.Tensor:
+        """Validate ``X``, build and train the model; returns the training rows as the model sees them. ``check``
+        sees the validated array before any training (a subclass's own refusals, e.g. a score that needs images)."""
         array = self._check_input(X, reset=True)
+        if check is not None:
+            check(array)
         if array.shape[0] < 2:
             raise ValueError(f"n_samples={array.shape[0]}: fitting a VAE needs at least 2 samples")
         self.event_shape_ = tuple(array.shape[1:])

@@ -118,18 +118,21 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
             raise ValueError(f"contamination must be a number in (0, 0.5], got {self.contamination!r}")
         if self.anomaly_score != "auto":
             SCORES.get(self.anomaly_score)  # an unknown name fails before training, naming the known ones
-        shape = tuple(np.shape(X)[1:])
-        if self.anomaly_score == "relerr" and not is_image_shape(shape):
-            raise ValueError(
-                f"anomaly_score='relerr' needs images ([N, C, H, W], [N, H, W] or rows of 64+ square values); X has "
-                f"rows of shape {shape}: use 'sqerr'"
-            )
-        x = self._fit_model(X)
+        x = self._fit_model(X, check=self._check_score_applies)
         self.anomaly_score_ = auto_score(self.event_shape_) if self.anomaly_score == "auto" else self.anomaly_score
         normality = -self._anomaly(x, [self.anomaly_score_])[self.anomaly_score_]
         self.offset_ = float(np.quantile(normality, self.contamination))
         self._fitted_on(normality)
         return self
+
+    def _check_score_applies(self, array: np.ndarray) -> None:
+        """Refuse, before training, a score that cannot apply to these rows (``relerr`` needs images)."""
+        shape = tuple(array.shape[1:])
+        if self.anomaly_score == "relerr" and not is_image_shape(shape):
+            raise ValueError(
+                f"anomaly_score='relerr' needs images ([N, C, H, W], [N, H, W] or rows of 64+ square values); X has "
+                f"rows of shape {shape}: use 'sqerr'"
+            )
 
     def _fitted_on(self, normality: np.ndarray) -> None:
         """Called at the end of ``fit`` with the training rows' ``score_samples`` (the PyOD detector keeps them)."""
