@@ -30,11 +30,11 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/aevb demo --out $(DEMO_OUT) --overwrite
 
 test: $(VENV)/.dev-installed
-	@# The HTML report test renders the page in headless Chromium; install it where we can (root + Debian),
+	@# The browser tests (the HTML report, aevb explore) drive headless Chromium; install it where we can (root + Debian),
 	@# otherwise that one test skips.
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  ( (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 ) || \
-	  echo "note: chromium not installed; the report rendering test will be skipped"
+	  echo "note: chromium not installed; the browser tests (report rendering, aevb explore) will be skipped"
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
