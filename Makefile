@@ -31,7 +31,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.dev-installed
 	@# The browser tests (the HTML report, aevb explore) drive headless Chromium; install it where we can (root + Debian),
-	@# otherwise that one test skips.
+	@# otherwise those tests skip, saying why.
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  ( (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 ) || \
 	  echo "note: chromium not installed; the browser tests (report rendering, aevb explore) will be skipped"
