@@ -8,7 +8,6 @@ q(h^L|x) along the chain of posterior means, and a point decodes through the mea
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from torch.distributions import Distribution
 
 from aevb.errors import ConfigError
 from aevb.models.protocols import BoundModel, ConditionalModel
-from aevb.plots.png import shows_as_images
+from aevb.plots.png import image_shape
 from aevb.runtime import module_device, to_device
 
 
@@ -170,15 +169,8 @@ class LatentSpace:
     # --- what the page is sent -------------------------------------------------------------------------------
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
-        """(C, H, W) when the data are images, else None (a row of features)."""
-        side = math.isqrt(self.event_shape[0]) if len(self.event_shape) == 1 else 0
-        if not shows_as_images(self.event_shape) or 0 < side < 8:  # a 16-feature table is a row, not a 4×4 image
-            return None
-        if len(self.event_shape) == 3:
-            return self.event_shape  # type: ignore[return-value]
-        if len(self.event_shape) == 2:
-            return (1, *self.event_shape)  # type: ignore[return-value]
-        return (1, side, side)
+        """(C, H, W) when the data are images, else None (a row of features): :func:`aevb.plots.png.image_shape`."""
+        return image_shape(self.event_shape)
 
     def value_range(self) -> list[float]:
         """The range the page draws values in: [min, max] of the data for images; for a row of features the 1st and

@@ -25,6 +25,18 @@ def to_images(x: torch.Tensor, event_shape: tuple[int, ...]) -> torch.Tensor:
     return x.reshape(-1, 1, side, side)
 
 
+def image_shape(event_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """``(C, H, W)`` when rows of ``event_shape`` are taken for images — ``(C, H, W)``, ``(H, W)``, or a flat square
+    of 8 × 8 values or more (a 16-feature table is a row, not a 4 × 4 image) — else None. The rule of the image-only
+    anomaly score ``relerr``, ``auto``'s choice and the explorer's image view."""
+    if len(event_shape) == 3:
+        return tuple(event_shape)  # type: ignore[return-value]
+    if len(event_shape) == 2:
+        return (1, *event_shape)  # type: ignore[return-value]
+    side = math.isqrt(event_shape[0]) if len(event_shape) == 1 else 0
+    return (1, side, side) if side >= 8 and side * side == event_shape[0] else None
+
+
 def shows_as_images(event_shape: tuple[int, ...]) -> bool:
     """Whether data of ``event_shape`` can be drawn as images by :func:`to_images`: ``(C, H, W)``, ``(H, W)``, or a
     flat vector of a square size."""

@@ -11,7 +11,8 @@ from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from aevb.config import ScoreSettings
-from aevb.scoring import SCORES, auto_score, is_image_shape
+from aevb.plots.png import image_shape
+from aevb.scoring import SCORES, auto_score
 from aevb.scoring import score as anomaly_scores
 from aevb.sklearn._base import VAEEstimatorBase
 
@@ -128,7 +129,7 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
     def _check_score_applies(self, array: np.ndarray) -> None:
         """Refuse, before training, a score that cannot apply to these rows (``relerr`` needs images)."""
         shape = tuple(array.shape[1:])
-        if self.anomaly_score == "relerr" and not is_image_shape(shape):
+        if self.anomaly_score == "relerr" and image_shape(shape) is None:
             raise ValueError(
                 f"anomaly_score='relerr' needs images ([N, C, H, W], [N, H, W] or rows of 64+ square values); X has "
                 f"rows of shape {shape}: use 'sqerr'"
