@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from dump import inner_split
 from sklearn.metrics import roc_auc_score
 
 from aevb.reproduce.common import Options, load_split
@@ -43,9 +44,7 @@ def main() -> None:
     for c in range(10):
         t0 = time.perf_counter()
         normal, rows, anomalous = _validation_split(x[y == c], x[y != c], 2000, 0)
-        perm = np.random.default_rng(1).permutation(len(normal))
-        n_fit = int(round(0.9 * len(normal)))
-        fit, held = normal[perm[:n_fit]], normal[perm[n_fit:]]
+        fit, held = inner_split(normal)
         per_seed = {}
         for seed in range(seeds):
             det = VAEOutlierDetector(epochs=epochs, device="cpu", random_state=seed).fit(fit)
@@ -60,7 +59,6 @@ def main() -> None:
                 "sqerr": (r_rows**2).sum(1),
                 "calibrated (train var, floor by held-out lik.)": gauss_nll(r_rows, v + f_star),
                 "calibrated (held var, floor by train lik.)": gauss_nll(r_rows, v_held + f_star2),
-                "floor f* only (uniform, = sqerr)": (r_rows**2).sum(1),
             }
             # normalize each score by its held-out normal rows: median and IQR, so seeds average on one scale
             ref = {

@@ -25,6 +25,14 @@ def parts(det: VAEOutlierDetector, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return r, det.model_.encode(t).mean.float().numpy()
 
 
+def inner_split(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The validation fit rows split again, seeded: 90 % to train on, 10 % of held-out normal rows (for choices that
+    may look only at normal data, such as a variance floor)."""
+    perm = np.random.default_rng(1).permutation(len(normal))
+    n_fit = int(round(0.9 * len(normal)))
+    return normal[perm[:n_fit]], normal[perm[n_fit:]]
+
+
 def main() -> None:
     dataset, out = sys.argv[1], Path(sys.argv[2])
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 20
@@ -34,9 +42,7 @@ def main() -> None:
     for c in range(10):
         t0 = time.perf_counter()
         normal, rows, anomalous = _validation_split(x[y == c], x[y != c], 2000, 0)
-        perm = np.random.default_rng(1).permutation(len(normal))
-        n_fit = int(round(0.9 * len(normal)))
-        fit, held = normal[perm[:n_fit]], normal[perm[n_fit:]]
+        fit, held = inner_split(normal)
         det = VAEOutlierDetector(epochs=epochs, device="cpu", random_state=0).fit(fit)
         arrays = {}
         for name, data in (("fit", fit), ("held", held), ("rows", rows)):

@@ -16,6 +16,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
+from aevb.reproduce.one_class import table_split
 from aevb.sklearn import VAEOutlierDetector
 
 TASKS = [
@@ -43,14 +44,7 @@ def main() -> None:
         x, y = loader(return_X_y=True)
         x = x.astype(np.float32)
         for seed in range(5):
-            rng = np.random.default_rng(seed)
-            normal = rng.permutation(np.flatnonzero(y == normal_class))
-            n_train = int(round(0.8 * len(normal)))
-            test_rows = np.r_[normal[n_train:], np.flatnonzero(y != normal_class)]
-            anomalous = (y[test_rows] != normal_class).astype(int)
-            train = x[normal[:n_train]]
-            center, scale = train.mean(0), train.std(0).clip(min=1e-6)
-            train, test = (train - center) / scale, (x[test_rows] - center) / scale
+            train, test, anomalous = table_split(x, y, normal_class, seed)  # the benchmark's own protocol
             task = f"{name} class {normal_class}"
             rows = {
                 "IsolationForest": -IsolationForest(random_state=seed).fit(train).score_samples(test),

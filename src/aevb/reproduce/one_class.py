@@ -245,6 +245,20 @@ def _table(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), y
 
 
+def table_split(
+    x: np.ndarray, y: np.ndarray, normal_class: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tabular protocol: a seeded 80 % of ``normal_class``'s rows to fit on; to score, its other 20 % and every
+    row of the other classes (``anomalous`` = 1). Both standardized by the fitted rows: the tables' columns differ in
+    scale by orders of magnitude, which distance- and variance-based detectors would otherwise inherit."""
+    normal = np.random.default_rng(seed).permutation(np.flatnonzero(y == normal_class))
+    n_train = int(round(0.8 * len(normal)))
+    test_rows = np.r_[normal[n_train:], np.flatnonzero(y != normal_class)]
+    train = x[normal[:n_train]]
+    center, scale = train.mean(0), train.std(0).clip(min=1e-6)
+    return (train - center) / scale, (x[test_rows] - center) / scale, (y[test_rows] != normal_class).astype(int)
+
+
 def run_tables(opts: Options, out: Path) -> Path:
     tables = [t for t in (opts.datasets or TABLES)]
     unknown = [t for t in tables if t not in TABLES]
@@ -256,16 +270,7 @@ def run_tables(opts: Options, out: Path) -> Path:
     for table in tables:
         x, y = _table(table)
         for seed in range(opts.seed, opts.seed + seeds):
-            rng = np.random.default_rng(seed)
-            normal = rng.permutation(np.flatnonzero(y == 0))
-            n_train = int(round(0.8 * len(normal)))
-            test_rows = np.r_[normal[n_train:], np.flatnonzero(y != 0)]
-            anomalous = (y[test_rows] != 0).astype(int)
-            # Every detector sees the features standardized by the normal training rows (the tables' columns differ
-            # in scale by orders of magnitude, which distance- and variance-based baselines would otherwise inherit).
-            train = x[normal[:n_train]]
-            center, scale = train.mean(0), train.std(0).clip(min=1e-6)
-            train, test = (train - center) / scale, (x[test_rows] - center) / scale
+            train, test, anomalous = table_split(x, y, 0, seed)
             found, _ = _evaluate(train, test, anomalous, seed, epochs, opts, f"{table} {seed}")
             rows += [{"table": table, "seed": seed, **r} for r in found]
     write_csv(out / "one_class_tabular.csv", rows)
