@@ -16,6 +16,8 @@ from pyod.models.base import BaseDetector
 
 from aevb.sklearn.outlier import VAEOutlierDetector
 
+__all__ = ["AEVBDetector"]
+
 
 class AEVBDetector(VAEOutlierDetector, BaseDetector):
     """A VAE outlier detector with PyOD's interface (see the module docstring)."""
