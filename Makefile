@@ -2,6 +2,7 @@
 #   make demo   -- create .venv, install aevb, train on the offline MNIST sample, write pictures and metrics
 #   make test   -- create .venv with the dev extras, run the test suite
 #   make test PYTHON=python3.13  -- the same suite on another Python, in its own .venv-python3.13
+#   make docs   -- build the documentation site into site/ (mkdocs --strict); make docs-serve to read it live
 PYTHON ?= python3
 # One environment per interpreter, so the suite can run on several side by side: .venv for the default python3,
 # .venv-<name> for any other (PYTHON=python3.13 -> .venv-python3.13).
@@ -10,7 +11,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test venv dev lint format bench clean
+.PHONY: demo test venv dev lint format bench docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,13 @@ test: $(VENV)/.dev-installed
 	  echo "note: chromium not installed; the browser tests (report rendering, aevb explore) will be skipped"
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The site: MkDocs + Material, the API reference from the docstrings (mkdocstrings). Offline once installed.
+docs: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict
+
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -52,4 +60,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/step_latency.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site

@@ -72,8 +72,7 @@ def defects(obj: griffe.Object) -> list[str]:
             params = {p.name.lstrip("*") for p in sections(obj).get("parameters", [])}
             init_params = {p.name.lstrip("*") for p in sections(init).get("parameters", [])}
             found += [
-                f"{obj.path}: parameter {n!r} undocumented"
-                for n in undocumented_parameters(init, params | init_params)
+                f"{obj.path}: parameter {n!r} undocumented" for n in undocumented_parameters(init, params | init_params)
             ]
         for member in obj.members.values():
             member = member.final_target if member.is_alias else member
@@ -92,5 +91,7 @@ def test_ruff_docstring_rules_cover_every_public_module(api):
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]["per-file-ignores"]
     (pattern,) = (k for k in config if k.startswith("!src/aevb/"))
     covered = set(re.search(r"\{(.*)\}", pattern).group(1).split(","))
-    files = {str(resolve(api, package, name).relative_filepath.relative_to("src/aevb")) for package, name in public_names()}
+    files = {
+        str(resolve(api, package, name).relative_filepath.relative_to("src/aevb")) for package, name in public_names()
+    }
     assert files <= covered, sorted(files - covered)

@@ -16,31 +16,14 @@ from safetensors.torch import load_file
 import aevb
 from aevb.cli import build_parser, main
 
-from .readme_blocks import README, block
+from .readme_blocks import README, block, small
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# What makes the README's blocks small: the offline 5,000-digit sample, one epoch, few importance samples.
-SMALL = {
-    '"binarized-mnist"': '"mnist-sample"',
-    "binarized-mnist": "mnist-sample",
-    "--epochs 10": "--epochs 1",
-    "--epochs 20": "--epochs 2",
-    "epochs=10": "epochs=1",
-    "--nll-samples 1000": "--nll-samples 20",
-    "num_samples=1000": "num_samples=20",
-}
-
-
-def _small(text: str) -> str:
-    for old, new in SMALL.items():
-        text = text.replace(old, new)
-    return text
 
 
 def test_readme_cli_quickstart_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    lines = _small(block("## Quickstart: command line", "sh")).replace("\\\n", " ").splitlines()
+    lines = small(block("## Quickstart: command line", "sh")).replace("\\\n", " ").splitlines()
     commands = [shlex.split(line.split("#")[0]) for line in lines if line.strip()]
     assert [c[1] for c in commands] == ["datasets", "train", "evaluate", "sample", "reconstruct", "encode", "train"]
     for command in commands:
@@ -55,7 +38,7 @@ def test_readme_cli_quickstart_runs_as_written(tmp_path, monkeypatch, capsys):
 
 
 def _python_quickstart(directory: Path) -> str:
-    code = _small(block("## Quickstart: Python", "python"))
+    code = small(block("## Quickstart: Python", "python"))
     script = directory / "quickstart.py"
     script.write_text(code)
     out = subprocess.run(

@@ -163,9 +163,9 @@ def test_pyod_detector_follows_pyods_conventions():
     np.testing.assert_array_equal(loaded.decision_scores_, detector.decision_scores_)
 
 
-def test_readme_block_runs_as_written(tmp_path):
+def test_guide_block_runs_as_written(tmp_path):
     script = tmp_path / "sklearn_quickstart.py"
-    script.write_text(block("### In scikit-learn and PyOD", "python"))
+    script.write_text(block("# scikit-learn and PyOD", "python", page="docs/guide/sklearn.md"))
     out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

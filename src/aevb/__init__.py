@@ -1,13 +1,15 @@
 """aevb: Auto-Encoding Variational Bayes (Kingma & Welling 2014) and the VAE family.
 
+The names below load on first use (PEP 562): ``import aevb`` and the command line's ``--help`` start without
+importing torch, and ``aevb.X`` / ``from aevb import X`` work as if everything were imported here.
+
+Examples
+--------
 >>> import aevb
 >>> data = aevb.load_dataset("mnist-sample", "train")
 >>> model = aevb.build_model(aevb.ModelConfig(latent_dim=20, hidden=[400]), data.event_shape)
 >>> aevb.fit(model, data, epochs=5)                                    # doctest: +SKIP
 >>> model.elbo(data.x[:100]).mean()                                    # nats per datapoint
-
-The names below load on first use (PEP 562): ``import aevb`` and the command line's ``--help`` start without
-importing torch, and ``aevb.X`` / ``from aevb import X`` work as if everything were imported here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Exceptions raised for bad input.
 
-Every error a user can trigger (bad data, bad config, bad files) is an :class:`AevbError`, so the CLI can print
+Every error a user can trigger (bad data, bad config, bad files) is an ``AevbError``, so the CLI can print
 its message without a traceback. Each message names what was wrong and what is allowed.
 """
 
@@ -28,5 +28,7 @@ class TrainingError(AevbError, RuntimeError):
 
 
 class Interrupted(AevbError):
-    """The user stopped a long command (Ctrl-C) after its state was saved; the CLI exits with status 130 and the
-    message says how to continue."""
+    """The user stopped a long command (Ctrl-C) after its state was saved.
+
+    The CLI exits with status 130, and the message says how to continue.
+    """

@@ -1,7 +1,9 @@
-"""Held-out evaluation of a model with bound terms: the test ELBO (estimator A), an estimate of log p(x) by a
-registered marginal-likelihood estimator (:mod:`aevb.inference.marginal`), and how the latent space is used.
+"""Held-out evaluation of a model with bound terms.
 
-:func:`log_likelihood` (importance sampling) lives in :mod:`aevb.inference.importance`; it is re-exported here.
+The test ELBO (estimator A), an estimate of log p(x) by a registered marginal-likelihood estimator
+(``aevb.inference.marginal``), and how the latent space is used.
+
+``log_likelihood`` (importance sampling) lives in ``aevb.inference.importance``; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -25,8 +27,50 @@ __all__ = ["Evaluation", "chunk_pairs", "evaluate", "log_likelihood", "sample_ch
 
 @dataclass
 class Evaluation:
-    """Per-datapoint bounds in nats. ``elbo`` is a lower bound on log p(x) (higher is better); ``nll`` is
-    −log p̂(x) from importance sampling (lower is better); standard errors are over datapoints."""
+    """Per-datapoint bounds in nats, the result of ``evaluate``.
+
+    ``elbo`` is a lower bound on log p(x) (higher is better); ``nll`` is −log p̂(x) from importance sampling (lower
+    is better); standard errors are over datapoints.
+
+    Parameters
+    ----------
+    elbo : float
+        The test ELBO (estimator A), mean over datapoints, nats per datapoint.
+    elbo_stderr : float
+        Its standard error over datapoints (NaN for a single datapoint).
+    nll : float or None
+        −log p̂(x), mean over datapoints, nats per datapoint; None when it was not estimated (``nll_samples`` = 0).
+    nll_stderr : float or None
+        Its standard error over datapoints; None with ``nll``.
+    n : int
+        The number of datapoints evaluated.
+    nll_samples : int
+        The samples per datapoint of the ``nll`` estimate (K for importance sampling, L for HMC); 0: none.
+    data_dim : int
+        The number of values in one datapoint, for the bits per dimension of ``as_dict``.
+    reconstruction : float or None, default None
+        ``−E_q[log p(x|z)]``, nats per datapoint, lower is better. ELBO = −reconstruction − kl.
+    kl : float or None, default None
+        ``E_q[log q(z|x) − log p(z)]`` (Monte Carlo with the ELBO's samples, so it covers every model), nats per
+        datapoint, lower is better.
+    nll_estimator : str, default "is"
+        How ``nll`` was estimated: ``"is"`` (importance sampling with q) or ``"hmc"`` (App. D;
+        ``aevb.inference.marginal``).
+    active_units : int or None, default None
+        The number of units u with ``A_u = Var_x(E_q[z_u|x]) > 10⁻²`` (Burda et al. 2015; ``aevb.inference.latents``);
+        None for models without a one-layer posterior.
+    activity : list of float or None, default None
+        ``A_u`` of each latent dimension; None likewise.
+    kl_per_dim : list of float or None, default None
+        KL(q‖p) per latent dimension averaged over x, nats (diagonal posteriors only; None otherwise).
+    compiled : bool, default False
+        Whether the importance-sampling chunks ran compiled.
+    compile_auto : bool, default False
+        Whether that was decided automatically (``compile=None``).
+    classification_error : float or None, default None
+        Models with a classifier q(y|x) (M2), evaluated on labelled data: the fraction of ``argmax_y q(y|x) ≠ y``;
+        None otherwise.
+    """
 
     elbo: float
     elbo_stderr: float
@@ -53,6 +97,14 @@ class Evaluation:
     classification_error: float | None = None
 
     def as_dict(self) -> dict:
+        """The fields as a dict, with the units and the bounds in bits per dimension added.
+
+        Returns
+        -------
+        dict
+            Every field, plus ``units`` (a sentence saying what the numbers mean), ``elbo_bits_per_dim`` =
+            ``−elbo / (data_dim · ln 2)`` and, when ``nll`` is set, ``nll_bits_per_dim`` = ``nll / (data_dim · ln 2)``.
+        """
         out = dict(self.__dict__)
         out["units"] = "nats per datapoint; elbo = lower bound on log p(x) (higher is better), nll = -log p(x)"
         if self.nll is not None:
@@ -82,15 +134,57 @@ def evaluate(
     nll_estimator: str = "is",
     compile: bool | None = None,
 ) -> Evaluation:
-    """Test ELBO (estimator A, which every model supports) and, if ``nll_samples`` > 0, an estimate of log p(x) by
-    ``nll_estimator`` (``"is"``: importance sampling with K = ``nll_samples``; ``"hmc"``: App. D with L =
-    ``nll_samples`` posterior samples). Also active units and the KL per latent dimension.
+    """Test ELBO and, if ``nll_samples`` > 0, an estimate of log p(x), with how the latent space is used.
+
+    The ELBO by estimator A, which every model supports; log p(x) by ``nll_estimator`` (``"is"``: importance
+    sampling with K = ``nll_samples``; ``"hmc"``: App. D with L = ``nll_samples`` posterior samples). Also active
+    units and the KL per latent dimension.
 
     ``precision = "bf16"`` runs the networks under bf16 autocast (log-densities and logsumexp stay fp32);
-    ``compile`` compiles the importance-sampling chunks (:func:`log_likelihood`; the IS estimator only); ``None``
+    ``compile`` compiles the importance-sampling chunks (``log_likelihood``; the IS estimator only); ``None``
     (the default) compiles when the work is large enough to pay for it (datapoints × K ≥
-    :data:`AUTO_COMPILE_PAIRS`), and falls back to eager where compilation fails.
-    Runs under a forked RNG seeded with ``seed`` so evaluating never perturbs a training run's random stream.
+    ``aevb.config.AUTO_COMPILE_PAIRS``), and falls back to eager where compilation fails.
+    Runs under a forked RNG seeded with ``seed`` so evaluating never perturbs a training run's random stream, without
+    gradients, with the model in eval mode (its mode is restored after). An unknown ``precision`` or
+    ``nll_estimator`` is a ``ConfigError`` that lists the allowed ones.
+
+    Parameters
+    ----------
+    model : BoundModel
+        A variational model with bound terms (``terms``).
+    x : torch.Tensor
+        The held-out data, ``[N, *event_shape]`` (converted to the model's dtype and device).
+    context : torch.Tensor or None, default None
+        The contexts of a conditional model (e.g. one-hot labels), one row per datapoint; for a model with a
+        classifier (M2) also the labels its ``classification_error`` is measured against.
+    elbo_samples : int, default 1
+        Posterior samples per datapoint of the test ELBO.
+    nll_samples : int, default 0
+        Samples per datapoint of the log p(x) estimate (K importance samples, or L posterior samples for
+        ``"hmc"``); 0: no estimate.
+    batch_size : int, default 500
+        Datapoints per batch.
+    seed : int or None, default 0
+        Seed of the forked RNG; None continues from (a copy of) the global random state.
+    precision : {"fp32", "bf16"}, default "fp32"
+        The numeric precision of the networks.
+    nll_estimator : {"is", "hmc"}, default "is"
+        The marginal-likelihood estimator, a name of ``aevb.inference.marginal.NLL_ESTIMATORS``.
+    compile : bool or None, default None
+        Compile the importance-sampling chunks (True), run them eagerly (False), or decide by the size of the work
+        (None).
+
+    Returns
+    -------
+    Evaluation
+        The bounds (nats per datapoint) and statistics of the latent space.
+
+    Raises
+    ------
+    ConfigError
+        If ``compile`` is True with an ``nll_estimator`` other than ``"is"``; if the model is not variational (its
+        encoder gives a point, not a density: it has no ELBO or log p(x)); or if it has no variational-bound terms
+        to evaluate (e.g. the VQ-VAE, whose held-out metrics are in the run's ``metrics.jsonl``).
     """
     auto = compile is None
     if auto:

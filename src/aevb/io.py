@@ -22,13 +22,29 @@ from aevb.models.protocols import GenerativeModel
 from aevb.version import __version__
 
 MODEL_FORMAT = "aevb-model"
+"""The ``format`` tag of every ``model.json``."""
 MODEL_FORMAT_VERSION = 1
+"""The version of the model file format this aevb writes; it reads files of this version and older."""
 WEIGHTS = "model.safetensors"
+"""The file name of the weights in a model directory."""
 META = "model.json"
+"""The file name of the model description (what to build) in a model directory."""
 
 
 def model_meta(model: GenerativeModel) -> dict[str, Any]:
-    """What ``model.json`` holds: the format, the event shape and the model's config (None for a hand-built model)."""
+    """What ``model.json`` holds: the format, the event shape and the model's config (None for a hand-built model).
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        The model to describe.
+
+    Returns
+    -------
+    dict
+        ``format``, ``format_version``, ``aevb_version``, ``event_shape`` (a list) and ``model`` (the config's
+        fields as a dict, or None).
+    """
     config: ModelConfig | None = model.config  # None: a model built by hand, which no config describes
     return {
         "format": MODEL_FORMAT,
@@ -40,7 +56,21 @@ def model_meta(model: GenerativeModel) -> dict[str, Any]:
 
 
 def save_model(model: GenerativeModel, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` and ``model.json`` into ``directory`` (atomically, weights first)."""
+    """Write ``model.safetensors`` and ``model.json`` into ``directory`` (atomically, weights first).
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        The model (an ``nn.Module``) to save. A model built by hand has no config: its weights are saved, but
+        ``load_model`` cannot rebuild it.
+    directory : str or pathlib.Path
+        Where to write the two files (created if missing; files of those names are replaced).
+
+    Returns
+    -------
+    pathlib.Path
+        ``directory``.
+    """
     directory = Path(directory)
     write_atomic(directory / WEIGHTS, lambda tmp: _save_weights(model, str(tmp)))
     write_text_atomic(directory / META, json.dumps(model_meta(model), indent=2) + "\n")
@@ -48,13 +78,45 @@ def save_model(model: GenerativeModel, directory: str | Path) -> Path:
 
 
 def model_to_bytes(model: nn.Module) -> bytes:
-    """The model's weights (its state dict) as the bytes of a safetensors file: plain data, safe to store anywhere."""
+    """The model's weights (its state dict) as the bytes of a safetensors file: plain data, safe to store anywhere.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model whose state dict is written (moved to the CPU).
+
+    Returns
+    -------
+    bytes
+        The safetensors file's contents.
+    """
     return _weights_to_bytes({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
 
 
 def model_from_bytes(meta: dict[str, Any], data: bytes, device: str | torch.device = "cpu") -> nn.Module:
-    """The model that ``meta`` (:func:`model_meta`) describes, with the weights of :func:`model_to_bytes` loaded
-    strictly; in eval mode, on ``device``."""
+    """The model that ``meta`` (``model_meta``) describes, with the weights of ``model_to_bytes`` loaded strictly.
+
+    A ``meta`` that describes no model this aevb can build is also a ``CheckpointError``.
+
+    Parameters
+    ----------
+    meta : dict
+        A model description, as ``model_meta`` makes it.
+    data : bytes
+        The weights, as ``model_to_bytes`` makes them.
+    device : str or torch.device, default "cpu"
+        Where the model goes.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model, in eval mode, on ``device``.
+
+    Raises
+    ------
+    CheckpointError
+        If the stored weights do not load into the model they describe.
+    """
     model = _build(meta, "the stored model description")
     try:
         weights = _weights_from_bytes(data)
@@ -65,7 +127,18 @@ def model_from_bytes(meta: dict[str, Any], data: bytes, device: str | torch.devi
 
 
 def _build(meta: dict[str, Any], where: str) -> nn.Module:
-    """Rebuild (untrained) the model a ``model.json`` record describes; ``where`` names it in errors."""
+    """Rebuild (untrained) the model a ``model.json`` record describes; ``where`` names it in errors.
+
+    Returns
+    -------
+    torch.nn.Module
+        The untrained model.
+
+    Raises
+    ------
+    CheckpointError
+        If the record has no config (a model built by hand) or describes no model this aevb can build.
+    """
     if meta.get("model") is None:
         raise CheckpointError(
             f"{where} describes no config: the model was built by hand in Python, so aevb cannot rebuild it; build "
@@ -80,6 +153,24 @@ def _build(meta: dict[str, Any], where: str) -> nn.Module:
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
+    """The model description ``model.json`` of a model directory, checked to be one this aevb reads.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The model directory (a run directory, or one ``save_model`` wrote).
+
+    Returns
+    -------
+    dict
+        The description (see ``model_meta``).
+
+    Raises
+    ------
+    CheckpointError
+        If ``model.json`` is missing, is not valid JSON, is not an aevb model file (its ``format`` is not
+        ``"aevb-model"``), or has a format version newer than this aevb reads.
+    """
     path = Path(directory) / META
     if not path.is_file():
         raise CheckpointError(f"no model at {str(directory)!r}: {META} is missing (is this a run directory?)")
@@ -99,7 +190,30 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model described by ``model.json`` and load ``model.safetensors`` into it (strictly)."""
+    """Rebuild the model described by ``model.json`` and load ``model.safetensors`` into it (strictly).
+
+    Nothing is unpickled. A ``model.json`` that is missing, corrupted or newer than this aevb (``read_meta``), or
+    that describes no model this aevb can build, is also a ``CheckpointError``.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The model directory (a run directory, or one ``save_model`` wrote).
+    device : str or torch.device, default "cpu"
+        Where the weights are loaded and the model goes.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model, in eval mode, on ``device``.
+
+    Raises
+    ------
+    CheckpointError
+        If ``model.json`` describes no config (the model was built by hand in Python: build it again and load the
+        weights with ``safetensors.torch.load_model``), the weights file is missing, corrupted or truncated, or its
+        tensors do not match the model in ``model.json`` (missing or unexpected keys).
+    """
     directory = Path(directory)
     meta = read_meta(directory)
     if meta.get("model") is None:

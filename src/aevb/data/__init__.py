@@ -1,14 +1,13 @@
-"""Datasets for aevb: named benchmark datasets, the user's own files, and the in-memory :class:`TensorData`.
+"""Datasets for aevb: named benchmark datasets, the user's own files, and the in-memory ``TensorData``.
 
-Typical use::
-
-    from aevb.data import load_dataset, check_data
-
-    train = load_dataset("binarized-mnist", "train")  # files under $AEVB_DATA_DIR or ~/.cache/aevb
-    check_data(train.x, support="binary")
-
-The catalog and :func:`list_datasets` import no torch; the names that need it load on first use (PEP 562), so that
+The catalog and ``list_datasets`` import no torch; the names that need it load on first use (PEP 562), so that
 ``aevb datasets`` answers at once.
+
+Examples
+--------
+>>> from aevb.data import load_dataset, check_data
+>>> train = load_dataset("binarized-mnist", "train")  # files under $AEVB_DATA_DIR or ~/.cache/aevb
+>>> check_data(train.x, support="binary")
 """
 
 from __future__ import annotations

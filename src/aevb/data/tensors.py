@@ -1,4 +1,4 @@
-"""The in-memory dataset type, :class:`TensorData`, and the cheap validity check :func:`check_data`."""
+"""The in-memory dataset type, ``TensorData``, and the cheap validity check ``check_data``."""
 
 from __future__ import annotations
 
@@ -11,23 +11,37 @@ import torch
 from aevb.errors import DataError
 
 SUPPORTS = ("binary", "unit", "real")
-"""Value supports :func:`check_data` knows: ``binary`` and ``unit`` both mean values in [0, 1]."""
+"""Supports ``check_data`` knows: ``binary`` and ``unit`` both mean values in [0, 1], ``real`` any finite value."""
 
 
 @dataclass(eq=False)
 class TensorData:
     """A whole dataset split held as tensors.
 
-    Attributes:
-        x: float32 tensor of shape ``[N, *event_shape]``; images are ``[N, C, H, W]`` (``C == 1`` for gray
-            scale) with values in [0, 1].
-        y: optional int64 labels of shape ``[N]``.
-        name: what the data is called in messages (a dataset name or a file path).
-        dynamic_binarize: when true, :meth:`transform_batch` draws a fresh Bernoulli sample of every batch
-            (dynamically binarized MNIST).
-        x_scale: optional standard deviations, the shape of ``x``: each example is then a Gaussian N(x, diag
-            x_scale²) and :meth:`transform_batch` draws from it afresh for every batch (M1+M2 trains on draws of
-            M1's q(z|x), Kingma et al. 2014, §3.2). Without either, batches pass through unchanged.
+    Parameters
+    ----------
+    x : torch.Tensor
+        Floating-point tensor of shape ``[N, *event_shape]`` with at least 2 dimensions, stored as float32
+        (another floating dtype is converted); images are ``[N, C, H, W]`` (``C == 1`` for gray scale) with values
+        in [0, 1].
+    y : torch.Tensor or None, default None
+        Optional integer labels of shape ``[N]``, one per example, stored as int64.
+    name : str, default "data"
+        What the data is called in messages (a dataset name or a file path).
+    dynamic_binarize : bool, default False
+        When true, ``transform_batch`` draws a fresh Bernoulli sample of every batch (dynamically binarized MNIST).
+    x_scale : torch.Tensor or None, default None
+        Optional standard deviations, the shape of ``x``, stored as float32: each example is then a Gaussian
+        ``N(x, diag x_scale²)`` and ``transform_batch`` draws from it afresh for every batch (M1+M2 trains on draws
+        of M1's q(z|x), Kingma et al. 2014, §3.2). Cannot be combined with ``dynamic_binarize``. Without either,
+        batches pass through unchanged.
+
+    Raises
+    ------
+    DataError
+        If ``x`` is not a floating-point ``torch.Tensor`` of at least 2 dimensions (convert uint8 pixels with
+        ``x.float() / 255``); if ``x_scale`` is not a tensor of ``x``'s shape or comes with ``dynamic_binarize``;
+        if ``y`` is not an integer tensor of shape ``[N]``.
     """
 
     x: torch.Tensor
@@ -77,7 +91,7 @@ class TensorData:
 
     @property
     def dim(self) -> int:
-        """The number of values in one example, the product of :attr:`event_shape`."""
+        """The number of values in one example, the product of ``event_shape``."""
         return math.prod(self.event_shape)
 
     def __len__(self) -> int:
@@ -90,7 +104,23 @@ class TensorData:
         return f"TensorData({self.name!r}, n={len(self)}, event_shape={shape}, {labels}{binar})"
 
     def subset(self, n: int) -> TensorData:
-        """The first ``n`` examples (a view, no copy); ``0 < n <= len(self)``."""
+        """The first ``n`` examples (a view, no copy).
+
+        Parameters
+        ----------
+        n : int
+            How many examples to keep, ``0 < n <= len(self)``.
+
+        Returns
+        -------
+        TensorData
+            Examples ``0 .. n − 1`` with their labels and scales, under the same name and settings.
+
+        Raises
+        ------
+        DataError
+            If ``n`` is not an integer in ``1..len(self)``.
+        """
         if not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= len(self):
             raise DataError(f"{self.name}: subset size must be an integer in 1..{len(self)}; got {n!r}")
         return self.take(slice(0, n))
@@ -100,17 +130,56 @@ class TensorData:
 
         For pictures and per-epoch statistics: several splits are stored grouped by class (the static binarized
         MNIST test set, our seeded splits keep file order), so "the first n" can be one or two classes.
+
+        Parameters
+        ----------
+        n : int
+            How many examples to keep.
+
+        Returns
+        -------
+        TensorData
+            ``self`` itself when ``n >= len(self)``, else a copy of the examples at ``spread_indices(n)``.
         """
         return self if n >= len(self) else self.take(self.spread_indices(n))
 
     def spread_indices(self, n: int) -> torch.Tensor:
-        """The indices :meth:`spread` keeps (``0 .. len − 1`` when ``n >= len(self)``)."""
+        """The indices ``spread`` keeps (``0 .. len − 1`` when ``n >= len(self)``).
+
+        Parameters
+        ----------
+        n : int
+            How many indices to return.
+
+        Returns
+        -------
+        torch.Tensor
+            int64 indices in increasing order: ``n`` values evenly spaced over ``0 .. len − 1`` (both ends included,
+            rounded to the nearest integer), or every index when ``n >= len(self)``.
+        """
         if n >= len(self):
             return torch.arange(len(self))
         return torch.linspace(0, len(self) - 1, n).round().long()
 
     def take(self, indices: Sequence[int] | torch.Tensor | slice) -> TensorData:
-        """The examples at ``indices`` (a slice, a sequence of ints or an integer/bool tensor)."""
+        """The examples at ``indices`` (a slice, a sequence of ints or an integer/bool tensor).
+
+        Parameters
+        ----------
+        indices : Sequence[int] or torch.Tensor or slice
+            Which examples to keep: a slice (the result is a view), integer indices (negative ones count from
+            the end) or a boolean mask.
+
+        Returns
+        -------
+        TensorData
+            The selected examples with their labels and scales, under the same name and settings.
+
+        Raises
+        ------
+        DataError
+            If an integer index lies outside ``[−len(self), len(self) − 1]``.
+        """
         if not isinstance(indices, slice):
             indices = torch.as_tensor(indices)
             if indices.dtype != torch.bool:
@@ -125,14 +194,39 @@ class TensorData:
         return TensorData(self.x[indices], y, self.name, self.dynamic_binarize, scale)
 
     def flat(self) -> torch.Tensor:
-        """``x`` as ``[N, D]`` (a view when ``x`` is contiguous)."""
+        """``x`` as ``[N, D]`` (a view when ``x`` is contiguous).
+
+        Returns
+        -------
+        torch.Tensor
+            ``x`` reshaped to ``[N, D]``, ``D`` = ``dim``.
+        """
         return self.x.reshape(len(self), -1)
 
     def transform_batch(
         self, xb: torch.Tensor, generator: torch.Generator | None = None, scale: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """What the trainer feeds the model for batch ``xb``: a Bernoulli draw when dynamically binarized; a draw
-        xb + scale ⊙ ε, ε ~ N(0, I), when the data carry ``x_scale`` (``scale``: the batch's rows of it)."""
+        """What the trainer feeds the model for batch ``xb``.
+
+        A Bernoulli draw when dynamically binarized; a draw ``xb + scale ⊙ ε``, ``ε ~ N(0, I)``, when the data carry
+        ``x_scale`` (``scale``: the batch's rows of it); else ``xb`` unchanged.
+
+        Parameters
+        ----------
+        xb : torch.Tensor
+            A batch of examples, ``[B, *event_shape]``.
+        generator : torch.Generator or None, default None
+            The random number generator of the draws (``None``: torch's default generator).
+        scale : torch.Tensor or None, default None
+            The batch's rows of ``x_scale``, the shape of ``xb``; ``None`` when the data carry no ``x_scale``
+            (then no Gaussian draw is made).
+
+        Returns
+        -------
+        torch.Tensor
+            The batch to feed the model, the shape of ``xb``: a fresh Bernoulli sample of ``xb`` when
+            ``dynamic_binarize``, else a Gaussian draw around ``xb`` when ``scale`` is given, else ``xb`` itself.
+        """
         if self.dynamic_binarize:
             return torch.bernoulli(xb, generator=generator)
         if scale is not None:
@@ -141,10 +235,26 @@ class TensorData:
 
 
 def check_data(x: torch.Tensor | TensorData, *, support: str = "real", name: str | None = None) -> None:
-    """Raise :class:`DataError` unless ``x`` is non-empty, finite and inside ``support``.
+    """Raise ``DataError`` unless ``x`` is non-empty, finite and inside ``support``.
 
-    ``support`` is ``"binary"`` or ``"unit"`` (values in [0, 1], what a Bernoulli likelihood accepts) or
-    ``"real"`` (any finite value). In the common (valid) case this costs one pass over the data.
+    In the common (valid) case this costs one pass over the data. A boolean tensor is only checked for emptiness.
+
+    Parameters
+    ----------
+    x : torch.Tensor or TensorData
+        The data, ``[N, *event_shape]``; of a ``TensorData``, its ``x`` is checked.
+    support : str, default "real"
+        ``"binary"`` or ``"unit"`` (values in [0, 1], what a Bernoulli likelihood accepts) or ``"real"`` (any
+        finite value); see ``SUPPORTS``.
+    name : str or None, default None
+        What the data is called in the error message; default the ``TensorData``'s name, else ``"data"``.
+
+    Raises
+    ------
+    DataError
+        If ``support`` is not one of ``SUPPORTS``; if the data are empty (no example); if any value is NaN or
+        inf (the message names the rows that hold them); if ``support`` is ``"binary"`` or ``"unit"`` and a value
+        lies outside [0, 1].
     """
     if isinstance(x, TensorData):
         name = name or x.name

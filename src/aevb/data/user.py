@@ -25,8 +25,10 @@ from aevb.data.tensors import TensorData, check_data
 from aevb.errors import DataError
 
 USER_SUFFIXES = (".npy", ".npz", ".csv")
+"""The file suffixes ``load_array`` reads (a ``.csv.gz`` file is read too, and a folder of images)."""
 _CHANNELS = (1, 3, 4)
 NPY_MAGIC = b"\x93NUMPY"
+"""The first bytes of a ``.npy`` file (a ``.npz`` file starts with the zip magic ``PK``)."""
 # What numpy raises on a damaged file: a corrupted .npy header is parsed as a Python literal (SyntaxError,
 # tokenize.TokenError), a header declaring an absurd shape fails to allocate (MemoryError, OverflowError), a damaged
 # zip member fails to inflate (zlib.error, BadZipFile) or claims a method zipfile lacks. Found by tests/test_fuzz.py.
@@ -117,7 +119,18 @@ def _labels(y: np.ndarray | None, n: int, path: Path) -> torch.Tensor | None:
 
 
 def _to_tensor(arr: np.ndarray, path: Path) -> torch.Tensor:
-    """Scale and reshape a numeric array to float32 ``[N, *event_shape]`` (see the module docstring)."""
+    """Scale and reshape a numeric array to float32 ``[N, *event_shape]`` (see the module docstring).
+
+    Returns
+    -------
+    torch.Tensor
+        The array as float32 ``[N, *event_shape]``.
+
+    Raises
+    ------
+    DataError
+        If the array is not of bool, integer or floating-point dtype, or is a single number.
+    """
     kind = arr.dtype.kind
     if kind not in "biuf":
         raise DataError(
@@ -141,17 +154,33 @@ def load_array(
     image_size: tuple[int, int] | None = None,
     name: str | None = None,
 ) -> TensorData:
-    """Load all of a user's data file (or image folder) as :class:`TensorData` named after the path.
+    """Load all of a user's data file (or image folder) as ``TensorData`` named after the path.
 
-    Args:
-        path: a ``.npy`` file, a ``.npz`` file (array ``x``, or its only array, and optional integer labels
-            ``y``), a ``.csv`` file of numbers (header row detected), or a folder of images.
-        image_size: ``(height, width)`` to resize images to (image folders only).
-        name: the name used in messages; default the path.
+    Values and shapes are converted as the module docstring says (``uint8`` divided by 255, ``[N, H, W]`` taken
+    as gray images, channels-last images moved to ``[N, C, H, W]``); files are never unpickled.
 
-    Raises:
-        DataError: the file is missing, empty, unreadable, not numeric, holds objects, has ragged or
-            non-numeric CSV rows, or holds NaN/inf.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` file, a ``.npz`` file (array ``x``, or its only array, or its only array besides ``y``, and
+        optional integer labels ``y``), a ``.csv`` (or ``.csv.gz``) file of numbers (header row detected), or a
+        folder of images; ``~`` is expanded.
+    image_size : tuple of (int, int) or None, default None
+        ``(height, width)`` to resize images to (image folders only).
+    name : str or None, default None
+        The name used in messages; default the path.
+
+    Returns
+    -------
+    TensorData
+        Every example of the file, float32 ``[N, *event_shape]``, with the ``.npz`` file's labels ``y`` (int64)
+        when it has them, checked to be finite (``check_data`` with ``support="real"``).
+
+    Raises
+    ------
+    DataError
+        If the file is missing, empty, of an unsupported type, unreadable, not numeric, holds objects, has ragged
+        or non-numeric CSV rows, has labels that are not integers of shape ``[N]``, or holds NaN/inf.
     """
     path = Path(path).expanduser()
     y: np.ndarray | None = None

@@ -1,7 +1,7 @@
 """Importance-sampled marginal likelihood log p(x), for any model with bound terms.
 
-log p(x) ≈ log (1/K) Σ_k p(x, z_k)/q(z_k|x), z_k ~ q(z|x) (Burda et al. 2015, eq. 11; Rezende et al. 2014) — the
-IWAE bound with a large K, which tends to log p(x) as K → ∞. Evaluated over chunks of samples and datapoints so
+``log p(x) ≈ log (1/K) Σ_k p(x, z_k)/q(z_k|x)``, ``z_k ~ q(z|x)`` (Burda et al. 2015, eq. 11; Rezende et al. 2014) —
+the IWAE bound with a large K, which tends to log p(x) as K → ∞. Evaluated over chunks of samples and datapoints so
 memory stays bounded, combining chunks with ``logsumexp`` in fp32.
 """
 
@@ -19,45 +19,112 @@ from aevb.models.protocols import BoundModel, as_input
 from aevb.posteriors import with_shared_noise
 from aevb.runtime import to_device
 
-# Bytes one chunk's decoder output may take. Small enough to stay in the last-level cache and below the allocator's
-# mmap threshold, so the elementwise passes after the GEMM hit cache and freed blocks are reused instead of being
-# unmapped and page-faulted back in on every chunk (a 256 MiB budget spent ~40 % of the time in the kernel).
 DEFAULT_MEMORY_BUDGET = 8 * 2**20
+"""Bytes one chunk's decoder output may take (8 MiB).
+
+Small enough to stay in the last-level cache and below the allocator's mmap threshold, so the elementwise passes after
+the GEMM hit cache and freed blocks are reused instead of being unmapped and page-faulted back in on every chunk (a
+256 MiB budget spent ~40 % of the time in the kernel).
+"""
 
 
 def compile_pays(n: int, num_samples: int) -> bool:
-    """Whether compiling the IS chunks pays for ``n`` datapoints at K = ``num_samples`` (see ``AUTO_COMPILE_PAIRS``)."""
+    """Whether compiling the IS chunks pays for ``n`` datapoints at K = ``num_samples`` (see ``AUTO_COMPILE_PAIRS``).
+
+    Parameters
+    ----------
+    n : int
+        The number of datapoints.
+    num_samples : int
+        K, the importance samples per datapoint.
+
+    Returns
+    -------
+    bool
+        True when ``n × num_samples ≥ aevb.config.AUTO_COMPILE_PAIRS``.
+    """
     return n * num_samples >= AUTO_COMPILE_PAIRS
 
 
 def _floats_per_pair(model: BoundModel) -> int:
-    """Floats of the largest activation one (sample, datapoint) pair makes: the decoder's output parameters."""
+    """Floats of the largest activation one (sample, datapoint) pair makes: the decoder's output parameters.
+
+    Returns
+    -------
+    int
+        The likelihood family's parameters per value times the values of one datapoint (at least 1).
+    """
     # A model built by hand without aevb's decoder: assume two parameters per dimension (a Gaussian's).
     n_params = getattr(getattr(getattr(model, "decoder", None), "family", None), "n_params", 2)
     return max(n_params * math.prod(model.event_shape), 1)
 
 
 def chunk_pairs(model: BoundModel, budget: int = DEFAULT_MEMORY_BUDGET) -> int:
-    """How many (sample, datapoint) pairs one decoder call takes: its output within ``budget`` bytes."""
+    """How many (sample, datapoint) pairs one decoder call takes: its output within ``budget`` bytes.
+
+    Parameters
+    ----------
+    model : BoundModel
+        The model; its decoder's likelihood family and ``event_shape`` give the output size of one pair (two
+        parameters per value, a Gaussian's, for a model without aevb's decoder).
+    budget : int, default DEFAULT_MEMORY_BUDGET
+        Bytes the decoder's fp32 output may take (8 MiB).
+
+    Returns
+    -------
+    int
+        The number of pairs, at least 1.
+    """
     return max(1, budget // (4 * _floats_per_pair(model)))
 
 
 def sample_chunk(model: BoundModel, batch: int, num_samples: int, budget: int = DEFAULT_MEMORY_BUDGET) -> int:
-    """How many posterior samples per chunk keep ``batch × chunk`` decoder outputs within ``budget`` bytes."""
+    """How many posterior samples per chunk keep ``batch × chunk`` decoder outputs within ``budget`` bytes.
+
+    Parameters
+    ----------
+    model : BoundModel
+        The model (its decoder output size, as for ``chunk_pairs``).
+    batch : int
+        The datapoints of the batch, each decoded for every sample of the chunk.
+    num_samples : int
+        K, the samples wanted per datapoint: a chunk takes no more.
+    budget : int, default DEFAULT_MEMORY_BUDGET
+        Bytes the decoder's fp32 output may take (8 MiB).
+
+    Returns
+    -------
+    int
+        Samples per chunk, between 1 and ``num_samples``.
+    """
     return max(1, min(num_samples, chunk_pairs(model, budget) // max(batch, 1)))
 
 
 def _chunk_log_weights(
     model: BoundModel, x: torch.Tensor, samples: int, context: torch.Tensor | None, posterior: Distribution
 ) -> torch.Tensor:
-    """logsumexp_k log w_k over one chunk of ``samples`` proposals per datapoint, ``[B]``, in fp32."""
+    """``logsumexp_k log w_k`` over one chunk of ``samples`` proposals per datapoint, ``[B]``, in fp32.
+
+    Returns
+    -------
+    torch.Tensor
+        The chunk's log-sum-exp of the log weights, ``[B]``.
+    """
     return torch.logsumexp(model.terms(x, samples, context, posterior).log_weight.float(), dim=0)
 
 
 @functools.cache
 def _compiled_chunk():
-    """:func:`_chunk_log_weights` compiled once per process; dynamo caches a graph per model and chunk shape (the
-    last, shorter chunk of samples and block of datapoints get one more, with dynamic sizes)."""
+    """``_chunk_log_weights`` compiled once per process.
+
+    Dynamo caches a graph per model and chunk shape (the last, shorter chunk of samples and block of datapoints get
+    one more, with dynamic sizes).
+
+    Returns
+    -------
+    Callable
+        The compiled function.
+    """
     return torch.compile(_chunk_log_weights)
 
 
@@ -73,9 +140,9 @@ def log_likelihood(
 ) -> torch.Tensor:
     """Importance-sampled log p(x) per datapoint of ``x``, ``[B]``, with K = ``num_samples`` proposals from q.
 
-    log p̂(x) = logsumexp_k(log w_k) − log K. The (K × B) pairs are cut into chunks of about
-    :func:`chunk_pairs` pairs: each chunk is one ``model.terms`` call whose decoder runs one large GEMM over
-    (samples × datapoints) flattened; q_φ(z|x) is computed once per block of datapoints and reused by all its
+    ``log p̂(x) = logsumexp_k(log w_k) − log K``. The (K × B) pairs are cut into chunks of about
+    ``chunk_pairs`` pairs: each chunk is one ``model.terms`` call whose decoder runs one large GEMM over
+    (samples × datapoints) flattened; ``q_φ(z|x)`` is computed once per block of datapoints and reused by all its
     chunks (``terms(..., posterior=q)``). Each chunk is reduced by ``logsumexp`` in fp32 and the
     chunk results are combined by a running ``logaddexp``, so the estimate is the same in distribution for any
     chunking and memory does not grow with K.
@@ -84,11 +151,34 @@ def log_likelihood(
     and its sum over pixels become one pass over the chunk after the GEMM, instead of three or four (1.3-1.5x faster
     for the 784-400-20 MLP on one CPU thread). It costs a compilation of some seconds per model and chunk shape, so it
     pays for large evaluations (K in the thousands over a test set), not small ones. The compiled chunk draws its
-    ε with inductor's generator: the same distribution and seed-determined, not the same numbers as eager.
+    ε with inductor's generator: the same distribution and seed-determined, not the same numbers as eager. Where
+    compilation fails, it warns and runs eagerly.
 
-    ``noise``: standard-normal ε ``[num_samples, latent_dim]`` that every datapoint uses (common random numbers,
-    :func:`aevb.posteriors.with_shared_noise`), so a datapoint's estimate does not depend on the others in ``x``;
-    None draws fresh ε from the global RNG.
+    Runs without gradients.
+
+    Parameters
+    ----------
+    model : BoundModel
+        A model with bound terms (``encode``, ``terms``).
+    x : torch.Tensor
+        Data, ``[B, *event_shape]`` (a tensor or array of numbers, converted to the model's dtype and device).
+    num_samples : int, default 5000
+        K, the proposals ``z_k ~ q_φ(z|x)`` per datapoint.
+    context : torch.Tensor or None, default None
+        The contexts of a conditional model (e.g. one-hot labels), one row per datapoint.
+    memory_budget : int, default DEFAULT_MEMORY_BUDGET
+        Bytes one chunk's decoder output may take (8 MiB); it sets the chunk size (``chunk_pairs``).
+    compile : bool, default False
+        Run each chunk through ``torch.compile`` (see above).
+    noise : torch.Tensor or None, default None
+        Standard-normal ε ``[num_samples, latent_dim]`` that every datapoint uses (common random numbers,
+        ``aevb.posteriors.with_shared_noise``), so a datapoint's estimate does not depend on the others in ``x``;
+        None draws fresh ε from the global RNG.
+
+    Returns
+    -------
+    torch.Tensor
+        ``log p̂(x)`` of each datapoint, ``[B]``, in nats (higher is better).
     """
     x = as_input(model, x)
     context = to_device(context, x.device)  # on the model's device before any chunk: a compiled one never moves data

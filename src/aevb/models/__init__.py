@@ -1,4 +1,4 @@
-"""Models, registered by name in :data:`aevb.registry.MODELS` (each model module registers its builder)."""
+"""Models, registered by name in ``aevb.registry.MODELS`` (each model module registers its builder)."""
 
 import dataclasses
 from collections.abc import Sequence
@@ -33,12 +33,26 @@ __all__ = [
 
 
 def data_defaults(config: ModelConfig, x: torch.Tensor | None) -> tuple[ModelConfig, list[str]]:
-    """Settings left to follow the training data (``"auto"``), decided from ``x``; returns the decided config and
-    one line per decision, saying what was chosen and why.
+    """Settings left to follow the training data (``"auto"``), decided from ``x``.
 
     ``squash_mean`` (Gaussian likelihood): the mean is squashed into [0, 1] by a sigmoid when the training data lie
     there (the paper's Frey Face), and left free otherwise (standardized tables, real-valued signals). Without data
     it stays on, as it was before it followed the data.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The model's config; its ``"auto"`` settings (``None`` values) are the ones decided. Not modified.
+    x : torch.Tensor or None
+        The training inputs, or None when there are none to decide from.
+
+    Returns
+    -------
+    config : ModelConfig
+        The decided config: a copy of ``config`` with the ``"auto"`` settings replaced (``config`` itself when
+        nothing was left to decide).
+    notes : list of str
+        One line per decision, saying what was chosen and why.
     """
     notes: list[str] = []
     if config.squash_mean is None and config.likelihood == "gaussian":
@@ -57,13 +71,27 @@ def data_defaults(config: ModelConfig, x: torch.Tensor | None) -> tuple[ModelCon
 def build_model(
     config: ModelConfig, event_shape: Sequence[int], *, seed: int | None = None, data: torch.Tensor | None = None
 ) -> nn.Module:
-    """Build the model named by ``config.model`` for data of ``event_shape`` (an unknown name is an error that lists
-    the registered models).
+    """Build the model named by ``config.model`` for data of ``event_shape``.
 
-    ``seed``: draw the initial weights from ``torch.manual_seed(seed)`` (the global random state is restored after),
-    so the same config and seed give the same model; None draws them from the global random state. ``data``: the
-    training inputs that ``"auto"`` settings follow (:func:`data_defaults`); the model's ``config`` records what was
-    decided.
+    An unknown model name is a ``ConfigError`` that lists the registered models (``aevb.registry.MODELS``).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        What to build.
+    event_shape : Sequence of int
+        The shape of one datapoint (``TensorData.event_shape``; ``(C, H, W)`` for images).
+    seed : int or None, default None
+        Draw the initial weights from ``torch.manual_seed(seed)`` (the global random state is restored after), so
+        the same config and seed give the same model; None draws them from the global random state.
+    data : torch.Tensor or None, default None
+        The training inputs that ``"auto"`` settings follow (``data_defaults``); the model's ``config`` records
+        what was decided.
+
+    Returns
+    -------
+    torch.nn.Module
+        The new, untrained model.
     """
     config, _ = data_defaults(config, data)
     builder = MODELS.get(config.model)

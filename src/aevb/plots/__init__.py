@@ -1,8 +1,10 @@
 """Pictures of a model and its run, drawn with matplotlib's Agg backend (no display needed) or Pillow grids.
 
-Each module has one job: :mod:`.common` (the backend, the run's fixed z), :mod:`.scatter` (latent scatter),
-:mod:`.grids` (samples, reconstructions, interpolations, 2-D manifolds), :mod:`.traversal` (latent traversals),
-:mod:`.curves` (training curves from ``metrics.jsonl``) and :mod:`.run` (``aevb plot RUN --kind ...``).
+Each module has one job: ``aevb.plots.common`` (the backend, the run's fixed z), ``aevb.plots.scatter`` (latent
+scatter), ``aevb.plots.grids`` (samples, reconstructions, interpolations, 2-D manifolds), ``aevb.plots.traversal``
+(latent traversals), ``aevb.plots.curves`` (training curves from ``metrics.jsonl``), ``aevb.plots.png`` (image grids
+written as PNG with Pillow) and ``aevb.plots.heatmap`` (labelled heat maps of a matrix). ``aevb.runs.plot`` feeds them
+a trained run (``aevb plot RUN --kind ...``).
 """
 
 from __future__ import annotations
@@ -32,4 +34,14 @@ if TYPE_CHECKING:
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "interpolation_grid",
+    "latent_scatter",
+    "latent_traversal",
+    "manifold_grid",
+    "read_metrics",
+    "recon_grid",
+    "sample_grid",
+    "save_traversal",
+    "training_curves",
+]

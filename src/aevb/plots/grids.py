@@ -1,7 +1,7 @@
-"""Image grids of a model: samples from a fixed z, reconstructions, interpolations, 2-D manifolds (traversals:
-:mod:`aevb.plots.traversal`).
+"""Image grids of a model: samples from a fixed z, reconstructions, interpolations, 2-D manifolds.
 
-All are decoder means E_p(x|z)[x] (what is usually shown), tiled with :func:`aevb.plots.png.save_grid`.
+Latent traversals are in ``aevb.plots.traversal``. All grids show decoder means ``E_p(x|z)[x]`` (what is usually
+shown), tiled with ``aevb.plots.png.save_grid``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,22 @@ from aevb.runtime import module_device
 
 @torch.no_grad()
 def decode_mean(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """E_p(x|z)[x] for each row of ``z``, on the CPU."""
+    """The decoder means ``E_p(x|z)[x]`` for each row of ``z``, on the CPU.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with ``decode(z)``, which returns the distribution ``p(x|z)`` (no context is passed).
+    z : torch.Tensor
+        Latent codes, ``[N, Nz]``.
+    batch : int, default 500
+        Rows of ``z`` decoded per call of ``model.decode``, on the model's device.
+
+    Returns
+    -------
+    torch.Tensor
+        The decoder means, ``[N, *event_shape]``, float32, on the CPU.
+    """
     device = module_device(model)
     parts = [model.decode(z[i : i + batch].to(device)).mean.float().cpu() for i in range(0, z.shape[0], batch)]
     return torch.cat(parts)
@@ -27,14 +42,48 @@ def decode_mean(model: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Te
 
 @torch.no_grad()
 def encode_mean(model: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-    """Posterior means E_q[z|x] ``[N, Nz]`` on the CPU."""
+    """The posterior means ``E_q[z|x]``, ``[N, Nz]``, on the CPU.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with ``encode(x, context)``, which returns the distribution ``q(z|x)``.
+    x : torch.Tensor
+        Data, ``[N, *event_shape]``.
+    context : torch.Tensor or None, default None
+        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
+
+    Returns
+    -------
+    torch.Tensor
+        The posterior means, ``[N, Nz]``, float32, on the CPU.
+    """
     device = module_device(model)
     c = None if context is None else context.to(device)
     return model.encode(x.to(device), c).mean.float().cpu()
 
 
 def sample_grid(model: nn.Module, z: torch.Tensor, out: str | Path, nrow: int = 16) -> Path:
-    """Decoded fixed draws z ~ p(z): the same z at every epoch, so grids are comparable across training."""
+    """Decoded fixed draws z ~ p(z): the same z at every epoch, so grids are comparable across training.
+
+    Each image is the decoder mean ``E_p(x|z)[x]`` of one row of ``z``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with ``decode`` and an ``event_shape`` that shows as images.
+    z : torch.Tensor
+        The fixed prior draws, ``[N, Nz]`` (e.g. the run's ``aevb.plots.common.fixed_z``).
+    out : str or Path
+        The PNG file to write.
+    nrow : int, default 16
+        Images per row of the grid.
+
+    Returns
+    -------
+    Path
+        The PNG written, ``out``.
+    """
     return save_grid(to_images(decode_mean(model, z), model.event_shape), out, nrow=nrow)
 
 
@@ -42,8 +91,30 @@ def sample_grid(model: nn.Module, z: torch.Tensor, out: str | Path, nrow: int = 
 def recon_grid(
     model: nn.Module, x: torch.Tensor, out: str | Path, context: torch.Tensor | None = None, nrow: int = 16
 ) -> Path:
-    """Rows of data, each followed by a row of their reconstructions (``model.reconstruct``: for a VAE the decoder
-    mean at the posterior mean, E_p(x|z=μ_φ(x))[x]); the rows are labelled "data" and "model"."""
+    """Rows of data, each followed by a row of their reconstructions; the rows are labelled "data" and "model".
+
+    The reconstructions are ``model.reconstruct``: for a VAE the decoder mean at the posterior mean,
+    ``E_p(x|z=μ_φ(x))[x]``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with ``reconstruct(x, context)`` and an ``event_shape`` that shows as images.
+    x : torch.Tensor
+        Data, ``[N, *event_shape]``.
+    out : str or Path
+        The PNG file to write.
+    context : torch.Tensor or None, default None
+        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
+    nrow : int, default 16
+        Datapoints per row: the grid is ``min(nrow, N)`` images wide, and each row of data is followed by the row of
+        its reconstructions.
+
+    Returns
+    -------
+    Path
+        The PNG written, ``out``.
+    """
     device = module_device(model)
     c = None if context is None else context.to(device)
     recon = model.reconstruct(x.to(device), c).float().cpu()
@@ -55,8 +126,25 @@ def recon_grid(
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation (Shoemake 1985; White 2016 for latent spaces):
-    slerp(a, b; t) = sin((1−t)Ω)/sin Ω · a + sin(tΩ)/sin Ω · b, cos Ω = ⟨a, b⟩/(‖a‖‖b‖); linear when Ω ≈ 0."""
+    """Spherical interpolation from ``a`` to ``b`` (Shoemake 1985; White 2016 for latent spaces).
+
+    slerp(a, b; t) = sin((1−t)Ω)/sin Ω · a + sin(tΩ)/sin Ω · b, cos Ω = ⟨a, b⟩/(‖a‖‖b‖); linear, (1−t)a + tb, when
+    Ω ≈ 0 (|sin Ω| < 10⁻⁶). Computed in float64.
+
+    Parameters
+    ----------
+    a : torch.Tensor
+        The start point, ``[Nz]``.
+    b : torch.Tensor
+        The end point, ``[Nz]``.
+    t : torch.Tensor
+        The fractions of the way from ``a`` to ``b``, ``[T]`` (0 gives ``a``, 1 gives ``b``).
+
+    Returns
+    -------
+    torch.Tensor
+        The interpolated points, ``[T, Nz]``, float32.
+    """
     a, b, t = a.double(), b.double(), t.double()[:, None]
     cos = (a @ b / (a.norm() * b.norm()).clamp_min(1e-12)).clamp(-1.0, 1.0)
     omega = torch.arccos(cos)
@@ -66,7 +154,30 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, mode: str = "linear") -> torch.Tensor:
-    """``steps`` points from ``a`` to ``b`` (both ``[Nz]``), endpoints included: linear (1−t)a + tb or slerp."""
+    """``steps`` points from ``a`` to ``b`` (both ``[Nz]``), endpoints included: linear (1−t)a + tb or slerp.
+
+    Parameters
+    ----------
+    a : torch.Tensor
+        The start point, ``[Nz]``.
+    b : torch.Tensor
+        The end point, ``[Nz]``.
+    steps : int
+        The number of points, at least 2; t runs evenly over [0, 1].
+    mode : str, default "linear"
+        ``"linear"``: (1−t)a + tb; ``"spherical"``: ``slerp(a, b; t)``.
+
+    Returns
+    -------
+    torch.Tensor
+        The points, ``[steps, Nz]``.
+
+    Raises
+    ------
+    ConfigError
+        If ``steps`` < 2 (an interpolation needs at least 2 steps), or ``mode`` is neither ``"linear"`` nor
+        ``"spherical"``.
+    """
     if steps < 2:
         raise ConfigError(f"an interpolation needs at least 2 steps, got {steps}")
     t = torch.linspace(0, 1, steps)
@@ -80,8 +191,36 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, mode: str = "linea
 def interpolation_grid(
     model: nn.Module, pairs: torch.Tensor, out: str | Path, steps: int = 10, modes: tuple[str, ...] = ("linear",)
 ) -> Path:
-    """For each pair of datapoints ``pairs[2i], pairs[2i+1]``, one row per mode decoding the interpolation
-    between their posterior means, with the two data at the ends of the row."""
+    """Interpolations between the posterior means of pairs of datapoints, with the two data at the ends of each row.
+
+    For each pair of datapoints ``pairs[2i], pairs[2i+1]``, one row per mode decoding the interpolation between their
+    posterior means ``E_q[z|x]`` (decoder means ``E_p(x|z)[x]``). Each row is labelled
+    ``pair i, mode: x_a | decoded | x_b``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with ``encode`` and ``decode`` and an ``event_shape`` that shows as images.
+    pairs : torch.Tensor
+        Datapoints taken two by two, ``[2P, *event_shape]`` (an odd last datapoint is left out).
+    out : str or Path
+        The PNG file to write.
+    steps : int, default 10
+        Decoded points per interpolation, endpoints included (at least 2); a row holds ``steps + 2`` images.
+    modes : tuple of str, default ("linear",)
+        The interpolations drawn for each pair, one row each: ``"linear"`` or ``"spherical"`` (slerp).
+
+    Returns
+    -------
+    Path
+        The PNG written, ``out``.
+
+    Raises
+    ------
+    ConfigError
+        If ``pairs`` holds fewer than two datapoints, ``steps`` < 2, or a mode is neither ``"linear"`` nor
+        ``"spherical"``.
+    """
     if pairs.shape[0] < 2:
         raise ConfigError("an interpolation needs at least two datapoints")
     mu = encode_mean(model, pairs)
@@ -96,8 +235,32 @@ def interpolation_grid(
 
 
 def manifold_grid(model: nn.Module, out: str | Path, n: int = 20, nrow_scale: int = 2) -> Path:
-    """The learned 2-D manifold (Kingma & Welling 2014, Fig. 4): decoder means at z = Φ⁻¹(u) for u on an n × n grid
-    of the unit square ((i + ½)/n), so equal areas of the grid carry equal prior mass."""
+    """The learned 2-D manifold (Kingma & Welling 2014, Fig. 4) of a model with Nz = 2.
+
+    Decoder means at z = Φ⁻¹(u) for u on an n × n grid of the unit square ((i + ½)/n), so equal areas of the grid
+    carry equal prior mass; laid out as on a plot (``manifold_z``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A one-layer model with ``latent_dim`` 2, ``decode`` and an ``event_shape`` that shows as images.
+    out : str or Path
+        The PNG file to write.
+    n : int, default 20
+        Images per side of the grid (n² in all), at least 1.
+    nrow_scale : int, default 2
+        The upscaling factor of the PNG for viewing (each pixel becomes ``nrow_scale`` × ``nrow_scale``).
+
+    Returns
+    -------
+    Path
+        The PNG written, ``out``.
+
+    Raises
+    ------
+    ConfigError
+        If the model has no single ``latent_dim`` or its Nz is not 2 (a 2-D manifold needs Nz = 2), or ``n`` < 1.
+    """
     if latent_dim_of(model) != 2:
         raise ConfigError(f"a 2-D manifold needs a model with Nz = 2, this one has Nz = {latent_dim_of(model)}")
     z = manifold_z(n)
@@ -105,8 +268,25 @@ def manifold_grid(model: nn.Module, out: str | Path, n: int = 20, nrow_scale: in
 
 
 def manifold_z(n: int) -> torch.Tensor:
-    """The n² points z = (Φ⁻¹(u₁), Φ⁻¹(u₂)), u = (i + ½)/n, in reading order: rows top to bottom with decreasing
-    z₂, columns left to right with increasing z₁, as on a plot. Shape ``[n², 2]``."""
+    """The n² points z = (Φ⁻¹(u₁), Φ⁻¹(u₂)), u = (i + ½)/n, of a 2-D manifold grid, in reading order.
+
+    Rows run top to bottom with decreasing z₂, columns left to right with increasing z₁, as on a plot.
+
+    Parameters
+    ----------
+    n : int
+        Points per side of the grid, at least 1.
+
+    Returns
+    -------
+    torch.Tensor
+        The points, ``[n², 2]``, float32.
+
+    Raises
+    ------
+    ConfigError
+        If ``n`` < 1 (a manifold grid needs n >= 1).
+    """
     if n < 1:
         raise ConfigError(f"a manifold grid needs n >= 1, got {n}")
     u = (torch.arange(n, dtype=torch.float64) + 0.5) / n

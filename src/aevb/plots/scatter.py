@@ -1,7 +1,7 @@
-"""Latent scatter plots: posterior means E_q[z|x] coloured by label.
+"""Latent scatter plots: posterior means ``E_q[z|x]`` coloured by label.
 
-Nz = 1: the means against their rank (a strip); Nz = 2: the plane; Nz = 3: a 3-D scatter; Nz > 3: a 2-D projection
-by PCA or t-SNE (scikit-learn, an optional dependency).
+Nz = 1: the means against a seeded random jitter (a strip); Nz = 2: the plane; Nz = 3: a 3-D scatter; Nz > 3: a 2-D
+projection by PCA or t-SNE (scikit-learn, an optional dependency).
 """
 
 from __future__ import annotations
@@ -15,10 +15,35 @@ from aevb.errors import ConfigError
 from aevb.plots.common import pyplot, save_figure
 
 PROJECTIONS = ("auto", "pca", "tsne")
+"""The values of ``latent_scatter``'s ``method``: ``auto`` (the raw coordinates for Nz <= 3, PCA above), ``pca``,
+``tsne``."""
 
 
 def project(means: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
-    """2-D projection of ``means`` ``[N, D]`` by PCA or t-SNE (scikit-learn)."""
+    """2-D projection of ``means`` ``[N, D]`` by PCA or t-SNE (scikit-learn).
+
+    t-SNE starts from the PCA projection, with perplexity min(30, max(2, (N − 1)/3)).
+
+    Parameters
+    ----------
+    means : numpy.ndarray
+        The points to project, ``[N, D]``.
+    method : str, default "pca"
+        ``"pca"`` or ``"tsne"``.
+    seed : int, default 0
+        The ``random_state`` of the projection.
+
+    Returns
+    -------
+    numpy.ndarray
+        The projected points, ``[N, 2]``.
+
+    Raises
+    ------
+    ConfigError
+        If ``method`` is neither ``"pca"`` nor ``"tsne"``, or scikit-learn is not installed
+        (``pip install scikit-learn``).
+    """
     if method not in ("pca", "tsne"):
         raise ConfigError(f"projection {method!r} is not allowed; choose one of: pca, tsne")
     try:
@@ -43,8 +68,41 @@ def latent_scatter(
     title: str = "",
     seed: int = 0,
 ) -> Path:
-    """Scatter of latent codes ``[N, D]`` coloured by ``labels``; ``method`` picks the projection when D > 3
-    (``auto`` = PCA; ``auto`` with D <= 3 draws the raw coordinates)."""
+    """Scatter of latent codes ``[N, D]`` coloured by ``labels``, written as a PNG.
+
+    ``method`` picks the projection when D > 3 (``auto`` = PCA; ``auto`` with D <= 3 draws the raw coordinates: for
+    D = 1 against a uniform random jitter in [−1, 1], for D = 2 the plane, for D = 3 a 3-D scatter). ``pca`` or
+    ``tsne`` project codes of any D >= 2 (codes with D = 1 are always drawn against the jitter). Integer labels with at
+    most 20 distinct values get a legend of their colours, other labels a colour bar.
+
+    Parameters
+    ----------
+    means : torch.Tensor or numpy.ndarray
+        The latent codes (e.g. posterior means ``E_q[z|x]``), ``[N, D]`` with N >= 2.
+    labels : torch.Tensor or numpy.ndarray or None
+        One label per code, ``[N]``, which colours it; None draws the points in one colour.
+    out : str or Path
+        The PNG file to write.
+    method : str, default "auto"
+        The projection, one of ``PROJECTIONS``: ``"auto"``, ``"pca"`` or ``"tsne"`` (t-SNE needs scikit-learn, as
+        does any projection).
+    title : str, default ""
+        The title of the plot; empty: ``posterior means E_q[z|x] (Nz = D)``, or for a projection
+        ``PCA of the D-D posterior means`` (t-SNE likewise).
+    seed : int, default 0
+        The seed of the jitter (D = 1) and of the projection.
+
+    Returns
+    -------
+    Path
+        The PNG written, ``out``.
+
+    Raises
+    ------
+    ConfigError
+        If ``method`` is not one of ``PROJECTIONS``, the codes are not of shape ``[N >= 2, D]``, or a projection needs
+        scikit-learn and it is not installed.
+    """
     if method not in PROJECTIONS:
         raise ConfigError(f"projection {method!r} is not allowed; choose one of: {', '.join(PROJECTIONS)}")
     m = np.asarray(torch.as_tensor(means).detach().float().cpu())

