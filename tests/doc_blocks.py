@@ -46,6 +46,9 @@ SHRINK: dict[str, int] = {
     "--num-eval": 200,
     "--fid-samples": 100,
 }
+# training sets too large for a few steps to matter: the pages' runs train on the 4,500-digit offline sample instead
+# (their test splits, pictures and scores stay the named dataset's where a later command reads them)
+SMALLER_DATA = {"mnist": "mnist-sample", "binarized-mnist": "mnist-sample"}
 LIST_FLAGS = {"--labels"}  # nargs="+" flags: only the first value is kept
 # commands that get --limit when they have none: every datapoint of a 10,000-image test split is not needed here
 LIMITED = {"evaluate", "score", "ood"}
@@ -76,6 +79,7 @@ def shrink(args: list[str]) -> list[str]:
         i += 1
     command = out[0] if out else ""
     if command == "train":
+        out = [SMALLER_DATA.get(a, a) if i and out[i - 1] == "--dataset" else a for i, a in enumerate(out)]
         out += [] if "--steps" in out else ["--steps", str(TRAIN_STEPS)]
         out += ["--progress", "false"]
     if command in LIMITED and "--limit" not in out:
