@@ -28,60 +28,8 @@ class AEVBDetector(VAEOutlierDetector, BaseDetector):
     probabilities. Every parameter is ``VAEOutlierDetector``'s; ``contamination`` must be a number (not a PyThresh
     thresholder).
 
-    Parameters
-    ----------
-    latent_dim : int, default 20
-        Width of the latent code z (the paper's ``N_z``).
-    hidden : tuple of int, default (400,)
-        Widths of the encoder's hidden layers; the decoder mirrors them. With ``arch = "conv"``, the channel counts of
-        the stride-2 convolutions (one per entry).
-    activation : str, default "relu"
-        Nonlinearity of the hidden layers: ``"relu"``, ``"tanh"``, ``"softplus"``, ``"elu"``, ``"leaky_relu"`` or
-        ``"gelu"``.
-    likelihood : str, default "auto"
-        Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
-        ``"auto"``: Bernoulli when every training value lies in [0, 1], else Gaussian.
-    arch : str, default "mlp"
-        Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
-        ``2 ** len(hidden)``).
-    posterior : str, default "diagonal"
-        Family of q(z|x): ``"diagonal"`` or ``"full"`` (full-covariance) Gaussian.
-    beta : float, default 1.0
-        Weight of the KL term (β-VAE); 1 trains the ELBO itself.
-    epochs : int, default 30
-        Passes over the training rows.
-    batch_size : int, default 100
-        Minibatch size (the paper's M), capped at the number of training rows.
-    lr : float, default 1e-3
-        Learning rate of the optimizer.
-    optimizer : str, default "adam"
-        ``"adam"``, ``"adamw"``, ``"adagrad"`` or ``"sgd"``.
-    standardize : str or bool, default "auto"
-        ``"auto"``, True or False: whether the model is trained on features standardized with the training mean and
-        standard deviation (``"auto"``: for a Gaussian likelihood only). Densities are reported for the data as
-        given either way.
-    anomaly_score : str, default "auto"
-        The anomaly score, a name of ``aevb.scoring.SCORES`` (``"nll"``, ``"elbo"``, ``"recon"``, ``"regret"``,
-        ``"complexity"``, ``"sqerr"``, ``"relerr"``) or ``"auto"``: ``"relerr"`` for images, ``"nll"`` for other data.
-        ``"relerr"`` needs images.
-    contamination : float, default 0.1
-        The fraction of training rows taken to be outliers, in (0, 0.5]: ``offset_`` is this quantile of the
-        training rows' ``score_samples``.
-    mc_samples : int, default 64
-        Monte Carlo samples per row: the importance samples K of ``nll`` and ``complexity``, the posterior samples of
-        ``elbo``, ``recon`` and ``regret``.
-    regret_steps : int, default 100
-        Adam steps of the Likelihood Regret's posterior fit.
-    device : str, default "auto"
-        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    precision : str, default "fp32"
-        ``"fp32"``, or ``"bf16"``: autocast of the networks during training (densities stay fp32).
-    random_state : int or numpy.random.RandomState or numpy.random.Generator or None, default None
-        Seed of the initialization, the data order and the posterior noise. An int is the seed; from a RandomState
-        or Generator (or, for None, NumPy's global random state) an int seed is drawn at ``fit`` and kept in
-        ``seed_``.
-    verbose : bool, default False
-        Print a line per training epoch.
+    Its parameters are exactly ``VAEOutlierDetector``'s (``latent_dim``, ``hidden``, …, ``anomaly_score``,
+    ``contamination``, ``random_state``), with the same defaults: see that class.
 
     Attributes
     ----------

@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -164,6 +165,24 @@ def _nll(model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSet
     return batch.cache["nll"]
 
 
+ScoreFunction = Callable[[BoundModel, torch.Tensor, torch.Tensor | None, ScoreSettings, Batch], torch.Tensor]
+"""The signature of every score in ``SCORES``: ``(model, x, c, s, batch) -> [B]`` tensor, higher = more anomalous.
+
+Parameters
+----------
+model : BoundModel
+    The trained model (``score`` puts it in eval mode).
+x : torch.Tensor
+    A batch of datapoints, ``[B, *event_shape]``, on the model's device.
+c : torch.Tensor or None
+    The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
+s : ScoreSettings
+    The sample counts and the regret's optimization.
+batch : Batch
+    What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+"""
+
+
 @SCORES.register("nll")
 def nll_score(
     model: BoundModel, x: torch.Tensor, c: torch.Tensor | None, s: ScoreSettings, batch: Batch
@@ -172,16 +191,8 @@ def nll_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
@@ -203,16 +214,8 @@ def elbo_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
@@ -233,16 +236,8 @@ def recon_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
@@ -264,16 +259,8 @@ def squared_error_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
@@ -338,16 +325,8 @@ def relative_error_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
@@ -370,16 +349,8 @@ def regret_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
@@ -457,16 +428,8 @@ def complexity_score(
 
     Parameters
     ----------
-    model : BoundModel
-        The trained model (``score`` puts it in eval mode).
-    x : torch.Tensor
-        A batch of datapoints, ``[B, *event_shape]``, on the model's device.
-    c : torch.Tensor or None
-        The context of each datapoint for a conditional model (e.g. one-hot labels), or None.
-    s : ScoreSettings
-        The sample counts and the regret's optimization.
-    batch : Batch
-        What the scores of this batch share: the call's ``SharedNoise`` and the cache.
+    model, x, c, s, batch
+        The arguments every score takes (``ScoreFunction``).
 
     Returns
     -------
