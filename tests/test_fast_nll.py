@@ -242,3 +242,12 @@ def test_a_compiler_failure_falls_back_to_eager_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="torch.compile is unavailable here"):
         fallback = log_likelihood(model, x, 5, compile=True)
     torch.testing.assert_close(fallback, eager)
+
+
+@pytest.mark.parametrize("k", [0, -3, 2.5, True])
+def test_a_sample_count_below_one_is_refused_by_name(k):
+    from aevb import ConfigError
+
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,))
+    with pytest.raises(ConfigError, match="num_samples"):
+        log_likelihood(model, torch.rand(3, 4), num_samples=k)

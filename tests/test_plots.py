@@ -137,3 +137,12 @@ def test_aevb_plot_all(tmp_path, capsys):
     assert main(["plot", str(run), "--kind", "samples,bogus", "--out", str(tmp_path / "q")]) == 2
     assert "unknown plot kind 'bogus'" in capsys.readouterr().err
     assert not (tmp_path / "q" / "samples.png").exists()  # nothing drawn before the bad kind was found
+
+
+def test_training_curves_draw_mcems_log_joint_and_refuse_records_without_curves(tmp_path):
+    """MCEM logs no bound, only log p(x, z) at its chains' samples: that is its panel. Records holding no known key
+    are refused with the keys that would do, not with matplotlib's error about zero columns."""
+    records = [{"epoch": 1, "train_log_joint": -150.0}, {"epoch": 2, "train_log_joint": -140.0}]
+    assert _not_blank(training_curves(records, tmp_path / "m.png"))
+    with pytest.raises(ConfigError, match="train_log_joint"):
+        training_curves([{"epoch": 1, "lr": 0.1}], tmp_path / "none.png")

@@ -12,6 +12,7 @@ import sys
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -202,3 +203,16 @@ def test_relerr_on_a_table_is_refused_before_training():
     with pytest.raises(ValueError, match="needs images .* use 'sqerr'"):  # scoring after training would say otherwise
         detector.fit(x)
     assert not hasattr(detector, "model_")  # nothing was trained
+
+
+def test_a_sampled_code_of_a_full_covariance_posterior_is_mu_plus_l_eps(digits):
+    """output="sample" draws z = μ + L ε with the Cholesky factor L of q's covariance: the correlations are kept
+    (a draw μ + σ ⊙ ε from the marginal deviations alone, as before, is not a draw of q)."""
+    x, _ = digits
+    transformer = VAETransformer(**{**FAST, "latent_dim": 3}, posterior="full", output="sample").fit(x[:100])
+    with torch.no_grad():
+        q = transformer.model_.encode(torch.as_tensor(x[:5], dtype=torch.float32))
+    eps = torch.randn(1, 3, generator=torch.Generator().manual_seed(transformer.seed_))
+    expected = q.loc + (q.scale_tril @ eps.T).squeeze(-1)
+    assert q.scale_tril[:, 1, 0].abs().max() > 1e-4  # the posterior is correlated, so the two draws differ
+    np.testing.assert_allclose(transformer.transform(x[:5]), expected.numpy(), rtol=1e-5, atol=1e-6)

@@ -236,3 +236,11 @@ def test_fit_takes_numpy_arrays_and_tensors_of_rows():
     assert len(result.history) == 2 and math.isfinite(result.history[-1]["test_elbo"])
     with pytest.raises(DataError, match="must hold rows"):
         aevb.fit(model, rows[0], epochs=1, progress=False)
+
+
+def test_fit_refuses_resume_without_a_run_directory():
+    from aevb import ConfigError, fit
+
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (1, 6, 6))
+    with pytest.raises(ConfigError, match="run_dir"):
+        fit(model, toy_binary(32), epochs=1, resume=True)

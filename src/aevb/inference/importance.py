@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import warnings
 
 import torch
 from torch.distributions import Distribution
 
 from aevb.config import AUTO_COMPILE_PAIRS
+from aevb.errors import ConfigError
 from aevb.models.protocols import BoundModel, as_input
 from aevb.posteriors import with_shared_noise
 from aevb.runtime import to_device
@@ -179,7 +181,16 @@ def log_likelihood(
     -------
     torch.Tensor
         ``log p̂(x)`` of each datapoint, ``[B]``, in nats (higher is better).
+
+    Raises
+    ------
+    ConfigError
+        If ``num_samples`` is not a positive integer.
     """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or num_samples < 1:
+        raise ConfigError(
+            f"num_samples (K, importance samples per datapoint) must be an integer ≥ 1, got {num_samples!r}"
+        )
     x = as_input(model, x)
     context = to_device(context, x.device)  # on the model's device before any chunk: a compiled one never moves data
     pairs = chunk_pairs(model, memory_budget)

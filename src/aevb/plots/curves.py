@@ -17,6 +17,7 @@ PANELS = (
     ("lower bound (nats, higher is better)", (("train_bound", "train (epoch average)"), ("test_elbo", "test"))),
     ("reconstruction E_q[log p(x|z)] (nats)", (("train_recon", "train"), ("test_recon", "test"))),
     ("KL(q(z|x) || p(z)) (nats)", (("train_kl", "train"), ("test_kl", "test"))),
+    ("log p(x, z) at MCEM's samples (nats; not a bound)", (("train_log_joint", "train"),)),
 )
 """The panels ``training_curves`` can draw: (title, ((key of a record, legend label), ...)); a panel is drawn when some
 record holds one of its keys."""
@@ -70,11 +71,14 @@ def training_curves(records: list[dict[str, Any]], out: str | Path, title: str =
     Raises
     ------
     ConfigError
-        If ``records`` is empty (the run has not finished an epoch).
+        If ``records`` is empty (the run has not finished an epoch) or holds none of the keys of ``PANELS``.
     """
     if not records:
         raise ConfigError("no metrics to plot: the run has not finished an epoch")
     panels = [(name, keys) for name, keys in PANELS if any(k in r for r in records for k, _ in keys)]
+    if not panels:
+        known = ", ".join(k for _, keys in PANELS for k, _ in keys)
+        raise ConfigError(f"no curve to draw: the records hold none of {known}")
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     for ax, (name, keys) in zip(axes[0], panels, strict=True):

@@ -10,6 +10,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from aevb.posteriors import with_shared_noise
 from aevb.sklearn._base import VAEEstimatorBase
 
 TRANSFORMS = ("mean", "sample")
@@ -65,9 +66,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
         given either way.
     output : str, default "mean"
         What ``transform`` gives: ``"mean"``, the posterior means E_q[z|x] (deterministic), or ``"sample"``, one draw
-        ``z = μ + σ ⊙ ε`` per row, with one ε drawn from ``seed_`` and shared by every row (so a row's draw depends on
-        that row alone). σ holds the posterior's standard deviations (for ``posterior = "full"``, its marginal ones:
-        the draw leaves out the correlations).
+        z ~ q_φ(z|x) per row, ``z = μ + σ ⊙ ε`` (or ``μ + L ε`` for ``posterior = "full"``, L the Cholesky factor of
+        the covariance), with one ε drawn from ``seed_`` and shared by every row (so a row's draw depends on that row
+        alone).
     device : str, default "auto"
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : str, default "fp32"
@@ -199,7 +200,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
         else:  # one ε from random_state, shared by every row: a row's draw depends on that row alone
             generator = torch.Generator().manual_seed(self.seed_)
             eps = torch.randn(1, q.mean.shape[-1], generator=generator).to(q.mean)
-            z = q.mean + q.stddev * eps
+            z = with_shared_noise(q, eps).rsample()  # μ + σ ⊙ ε, or μ + L ε for a full covariance: [n, latent_dim]
         return z.float().cpu().numpy()
 
     @torch.no_grad()

@@ -683,7 +683,14 @@ def fit(
     -------
     FitResult
         The logged records (``history``), whether training was interrupted, and the optimizer steps taken.
+
+    Raises
+    ------
+    ConfigError
+        If ``resume`` is asked for without a ``run_dir``.
     """
+    if resume and run_dir is None:
+        raise ConfigError("resume=True continues a run directory: pass run_dir= (the folder of the run to continue)")
     train, test = as_data(train, "train"), None if test is None else as_data(test, "test")
     base = config.__dict__ if config is not None else {"dataset": train.name}
     config = section_from_dict(TrainConfig, {**base, **overrides})
