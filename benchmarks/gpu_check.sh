@@ -10,7 +10,10 @@
 #                   picks by itself for this much work): seconds, images/s, the NLL;
 #                3. aevb.fit against a hand-written loop with the data resident on the device, batch 100 and 1,000
 #                   (ratios of speed, goal >= 0.95), and against this machine's CPU at batch 100 (goal >= 3);
-#                4. with more than one GPU: the same training under torchrun, one process per GPU (DDP), 1 epoch.
+#                4. log p(x) in fp32, tf32 and bf16 as a share of the measured fp32 GEMM peak, and the NLL against the
+#                   CPU's on the same images (benchmarks/evaluate_device.py);
+#                5. the beta-VAE dSprites step (4096-1200-1200-10, batch 64): ms per step (BVAE_STEPS, default 2000);
+#                6. with more than one GPU: the same training under torchrun, one process per GPU (DDP), 1 epoch.
 # Usage (from the repository root, with the environment made by `make dev`):
 #   AEVB_DATA_DIR=../shared/data bash benchmarks/gpu_check.sh [OUT]
 #   SECTIONS="suite" bash benchmarks/gpu_check.sh        # only the suite
@@ -101,6 +104,25 @@ import json, sys
 ev = json.load(open(sys.argv[1])); secs = float(sys.argv[3]) - float(sys.argv[2])
 print(f"NLL {ev['nll']:.3f} ± {ev['nll_stderr']:.3f} nats, ELBO {ev['elbo']:.3f}, n = {ev['n']}, K = {ev['nll_samples']}, "
       f"compiled: {ev['compiled']}; {secs:.1f} s for the whole command = {ev['n'] / secs:,.0f} images/s")
+PYEOF
+
+  echo "== log p(x) on $DEVICE in fp32, tf32 and bf16: share of the measured fp32 GEMM peak, NLL against the CPU's"
+  $PY benchmarks/evaluate_device.py "$OUT/fp32" --device "$DEVICE" -k "$K" --limit "$LIMIT"
+
+  echo "== beta-VAE on dSprites (4096-1200-1200-10, batch 64, beta 4): time per step, two lengths differenced"
+  BVAE=(train --dataset dsprites --hidden 1200,1200 --latent-dim 10 --batch-size 64 --beta 4 --eval-every 0
+        --terms-points 0 --picture-epochs "" --progress false --overwrite --device "$DEVICE")
+  STEPS=${BVAE_STEPS:-2000}
+  $PY -m aevb "${BVAE[@]}" --steps 100 --out "$OUT/bvae-short" > /dev/null
+  $PY -m aevb "${BVAE[@]}" --steps $((STEPS + 100)) --out "$OUT/bvae-long" > /dev/null
+  # the runs' own training seconds (data loading and start-up excluded), the first 100 steps' warm-up differenced away
+  $PY - "$OUT" "$STEPS" <<'PYEOF'
+import json, sys
+from pathlib import Path
+seconds = [json.loads((Path(sys.argv[1]) / run / "metrics.jsonl").read_text().splitlines()[-1])["epoch_seconds"]
+           for run in ("bvae-short", "bvae-long")]
+steps = int(sys.argv[2]); ms = (seconds[1] - seconds[0]) / steps * 1e3
+print(f"{ms:.2f} ms per step over {steps} steps (goal <= 1 ms); 300,000 steps would take {ms * 300 / 60:.0f} min per run")
 PYEOF
 
   NGPU=$($PY -c "import torch; print(torch.cuda.device_count())")

@@ -78,3 +78,24 @@ def test_export_leaves_the_callers_model_as_it_was(tmp_path, device):
     model = _model("vae", device).train()
     export_onnx(model, tmp_path, check_batch=4)
     assert model.training and next(model.parameters()).device.type == device
+
+
+def test_tf32_switches_cudas_matmul_and_conv_precision_for_the_block_only():
+    """precision="tf32" sets CUDA's fp32 matmuls and convolutions to TF32 inside the block and restores them after; on
+    a CPU, which has no TF32 units, it is fp32 (the same numbers)."""
+    from aevb.evaluation import evaluate
+    from aevb.runtime import autocast
+    from tests.conftest import toy_binary
+
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    before = matmul.fp32_precision, conv.fp32_precision
+    with autocast(torch.device("cuda"), "tf32"):
+        assert (matmul.fp32_precision, conv.fp32_precision) == ("tf32", "tf32")
+    assert (matmul.fp32_precision, conv.fp32_precision) == before
+    with autocast(torch.device("cpu"), "tf32"):
+        assert (matmul.fp32_precision, conv.fp32_precision) == before
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (1, 6, 6))
+    x = toy_binary(40).x
+    fp32 = evaluate(model, x, nll_samples=10, seed=0)
+    tf32 = evaluate(model, x, nll_samples=10, seed=0, precision="tf32")
+    assert (fp32.elbo, fp32.nll) == (tf32.elbo, tf32.nll)

@@ -25,8 +25,9 @@ from aevb.errors import ConfigError
 CONFIG_VERSION = 1
 """The version of the config format this aevb writes; a config of a newer version is refused (``Config.validate``)."""
 
-PRECISIONS = ("fp32", "bf16")
-"""Numeric precisions of training and evaluation: bf16 = autocast of the networks; densities stay fp32."""
+PRECISIONS = ("fp32", "tf32", "bf16")
+"""Numeric precisions of training and evaluation: bf16 = autocast of the networks; tf32 = CUDA's TF32 tensor cores for
+fp32 matmuls and convolutions (fp32 on a CPU); densities stay fp32 (``aevb.runtime.autocast``)."""
 
 
 ADAM_BETAS = (0.9, 0.999)
@@ -343,8 +344,9 @@ class TrainConfig:
     compile : bool, default False
         ``torch.compile`` the training step (pays a compile time once per run); not with ``warmup_steps`` > 0
         (β would change, and the step recompile, every step).
-    precision : {"fp32", "bf16"}, default "fp32"
-        ``fp32``, or ``bf16``: autocast of the networks (densities stay fp32).
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        ``fp32``; ``tf32``: TF32 matmuls and convolutions on CUDA (fp32 on a CPU); ``bf16``: autocast of the
+        networks (densities stay fp32).
     device : str, default "auto"
         ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
     progress : bool, default True
@@ -411,7 +413,11 @@ class TrainConfig:
     checkpoint_every: int = _f(1, "run", "epochs between checkpoints (0: only at the end)")
     checkpoint_steps: int = _f(0, "run", "also checkpoint every N optimizer steps, mid-epoch (0: off)")
     compile: bool = _f(False, "run", "torch.compile the training step (pays a compile time once per run)")
-    precision: str = _f("fp32", "run", "fp32, or bf16: autocast of the networks (densities stay fp32)")
+    precision: str = _f(
+        "fp32",
+        "run",
+        "fp32; tf32: TF32 matmuls on CUDA (fp32 on a CPU); bf16: autocast of the networks (densities stay fp32)",
+    )
     device: str = _f("auto", "run", "auto (CUDA when present), cpu, cuda or cuda:N")
     progress: bool = _f(True, "run", "print a line per epoch and a progress bar")
     out: str = _f("", "run", "the run directory to write (required)")

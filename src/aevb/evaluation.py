@@ -166,8 +166,8 @@ def evaluate(
         Datapoints per batch.
     seed : int or None, default 0
         Seed of the forked RNG; None continues from (a copy of) the global random state.
-    precision : {"fp32", "bf16"}, default "fp32"
-        The numeric precision of the networks.
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        The numeric precision of the networks (``aevb.runtime.autocast``; tf32 is fp32 on a CPU).
     nll_estimator : {"is", "hmc"}, default "is"
         The marginal-likelihood estimator, a name of ``aevb.inference.marginal.NLL_ESTIMATORS``.
     compile : bool or None, default None

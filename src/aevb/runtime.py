@@ -61,11 +61,46 @@ def to_device(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast of the networks when ``precision == "bf16"`` (log-densities are computed in fp32 by the
-    families), a no-op context for ``"fp32"``."""
+    """The arithmetic of the networks for ``precision`` (log-densities and logsumexp stay fp32 in the families).
+
+    ``"fp32"``: torch's defaults (a no-op context). ``"bf16"``: bf16 autocast. ``"tf32"``: on CUDA, fp32 matmuls and
+    convolutions on the TF32 tensor cores (fp32 storage, products with a 10-bit mantissa) for the block; elsewhere
+    there are no TF32 units and it is fp32.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the networks run.
+    precision : str
+        One of ``aevb.config.PRECISIONS``.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        The context to run the networks in.
+
+    Raises
+    ------
+    ConfigError
+        If ``precision`` is not one of ``PRECISIONS``.
+    """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision = {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
+    if precision == "tf32":
+        return _tf32() if device.type == "cuda" else contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@contextlib.contextmanager
+def _tf32() -> Iterator[None]:
+    """CUDA's fp32 matmuls and convolutions on TF32 for the block, the previous settings restored after it."""
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    saved = matmul.fp32_precision, conv.fp32_precision
+    matmul.fp32_precision = conv.fp32_precision = "tf32"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision, conv.fp32_precision = saved
 
 
 @contextlib.contextmanager

@@ -195,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISIONS,
         default="fp32",
-        help="bf16 autocast for the networks; log-densities and logsumexp stay fp32",
+        help="fp32; tf32: TF32 matmuls on CUDA (fp32 on a CPU); bf16: autocast of the networks; log-densities and "
+        "logsumexp stay fp32",
     )
     p.add_argument(
         "--compile",

@@ -169,7 +169,8 @@ def evaluate_run(
     estimator : str, default "is"
         The estimator of log p(x): ``"is"`` or ``"hmc"``.
     precision : str, default "fp32"
-        ``"fp32"``, or ``"bf16"``: the networks run under bf16 autocast (log-densities stay fp32).
+        ``"fp32"``; ``"tf32"``: TF32 matmuls on CUDA (fp32 on a CPU); ``"bf16"``: the networks run under bf16
+        autocast (log-densities stay fp32).
     compile : bool or None, default None
         Compile the importance-sampling chunks (``"is"`` only); None: when the work is large enough to pay for it.
 

@@ -87,7 +87,8 @@ class VAEEstimatorBase(BaseEstimator):
     device : str, default "auto"
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : str, default "fp32"
-        ``"fp32"``, or ``"bf16"``: autocast of the networks during training (densities stay fp32).
+        ``"fp32"``; ``"tf32"``: TF32 matmuls on CUDA (fp32 on a CPU); ``"bf16"``: autocast of the networks during
+        training (densities stay fp32).
     random_state : int or numpy.random.RandomState or numpy.random.Generator or None, default None
         Seed of the initialization, the data order and the posterior noise. An int is the seed; from a RandomState
         or Generator (or, for None, NumPy's global random state) an int seed is drawn at ``fit`` and kept in
