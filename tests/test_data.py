@@ -483,3 +483,11 @@ def test_spread_takes_evenly_spaced_examples():
     assert picked.x.view(-1).tolist() == [0.0, 3.0, 6.0, 9.0]
     assert set(picked.y.tolist()) == {0, 1}
     assert data.spread(20) is data
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5, True])
+def test_spread_refuses_a_count_that_is_not_a_positive_integer(n):
+    """spread(n) used to return an empty set for 0 and torch's RuntimeError for a negative n."""
+    data = TensorData(torch.rand(10, 3), name="rows")
+    with pytest.raises(DataError, match="rows: how many evenly spaced"):
+        data.spread(n)

@@ -99,3 +99,27 @@ def test_tf32_switches_cudas_matmul_and_conv_precision_for_the_block_only():
     fp32 = evaluate(model, x, nll_samples=10, seed=0)
     tf32 = evaluate(model, x, nll_samples=10, seed=0, precision="tf32")
     assert (fp32.elbo, fp32.nll) == (tf32.elbo, tf32.nll)
+
+
+def test_an_unconditional_vae_given_a_context_still_draws_n_samples():
+    """The standard prior ignores a context; sample(n, context=c) used to draw a single z then (n ignored)."""
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,))
+    assert model.sample(5, context=torch.zeros(5, 3)).shape == (5, 4)
+    cvae = build_model(ModelConfig(model="cvae", latent_dim=2, hidden=[8], num_classes=3), (4,))
+    assert cvae.sample(1, context=torch.eye(3)[:1]).shape == (1, 4)  # one draw per context row, also for one row
+    assert cvae.sample(3, context=torch.eye(3)).shape == (3, 4)
+
+
+def test_evaluate_gives_the_model_back_in_its_mode_when_a_batch_fails():
+    from aevb.evaluation import evaluate
+
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,))
+    model.train()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    model.terms = broken
+    with pytest.raises(RuntimeError, match="out of memory"):
+        evaluate(model, torch.rand(3, 4))
+    assert model.training

@@ -214,22 +214,24 @@ def evaluate(
     if compile:
         estimate_log_px = functools.partial(estimate_log_px, compile=True)
     stats = LatentStats()
-    with fork_rng(device):
-        if seed is not None:
-            torch.manual_seed(seed)
-        with mixed_precision:
-            for start in range(0, x.shape[0], batch_size):
-                xb = x[start : start + batch_size].to(device)
-                cb = None if context is None else context[start : start + batch_size].to(device)
-                terms = model.terms(xb, elbo_samples, cb)
-                elbos.append(elbo(terms, "A").float().cpu())
-                recons.append(-terms.log_likelihood.float().mean(0).cpu())
-                stats.add(terms)
-                if classifies:
-                    wrong.append((model.classify(xb).probs.argmax(-1) != cb.argmax(-1)).cpu())
-                if nll_samples:
-                    lls.append(estimate_log_px(model, xb, nll_samples, cb).cpu())
-    model.train(was_training)
+    try:  # the caller's model goes back to its mode even when a batch fails (bad data, out of memory, Ctrl-C)
+        with fork_rng(device):
+            if seed is not None:
+                torch.manual_seed(seed)
+            with mixed_precision:
+                for start in range(0, x.shape[0], batch_size):
+                    xb = x[start : start + batch_size].to(device)
+                    cb = None if context is None else context[start : start + batch_size].to(device)
+                    terms = model.terms(xb, elbo_samples, cb)
+                    elbos.append(elbo(terms, "A").float().cpu())
+                    recons.append(-terms.log_likelihood.float().mean(0).cpu())
+                    stats.add(terms)
+                    if classifies:
+                        wrong.append((model.classify(xb).probs.argmax(-1) != cb.argmax(-1)).cpu())
+                    if nll_samples:
+                        lls.append(estimate_log_px(model, xb, nll_samples, cb).cpu())
+    finally:
+        model.train(was_training)
     e, e_se = _mean_stderr(torch.cat(elbos))
     nll = nll_se = None
     if nll_samples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -139,9 +140,11 @@ class TensorData:
         Returns
         -------
         TensorData
-            ``self`` itself when ``n >= len(self)``, else a copy of the examples at ``spread_indices(n)``.
+            ``self`` itself when ``n >= len(self)``, else a copy of the examples at ``spread_indices(n)`` (which
+            refuses an ``n`` that is not a positive integer with a ``DataError``).
         """
-        return self if n >= len(self) else self.take(self.spread_indices(n))
+        indices = self.spread_indices(n)  # checks n
+        return self if n >= len(self) else self.take(indices)
 
     def spread_indices(self, n: int) -> torch.Tensor:
         """The indices ``spread`` keeps (``0 .. len − 1`` when ``n >= len(self)``).
@@ -156,7 +159,14 @@ class TensorData:
         torch.Tensor
             int64 indices in increasing order: ``n`` values evenly spaced over ``0 .. len − 1`` (both ends included,
             rounded to the nearest integer), or every index when ``n >= len(self)``.
+
+        Raises
+        ------
+        DataError
+            If ``n`` is not a positive integer (``subset`` and ``take`` refuse the same).
         """
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise DataError(f"{self.name}: how many evenly spaced examples must be an integer ≥ 1; got {n!r}")
         if n >= len(self):
             return torch.arange(len(self))
         return torch.linspace(0, len(self) - 1, n).round().long()

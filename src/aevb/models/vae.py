@@ -225,8 +225,9 @@ class VAE(nn.Module, BoundModel):
         """
         context = to_device(context, module_device(self))
         p_z = self.prior_distribution(context)
-        # A conditional prior already has one batch entry per context row; an unconditional one needs n draws.
-        z = p_z.sample((n,)) if context is None else p_z.sample()
+        # A conditional prior already has one batch entry per context row; an unconditional one needs n draws (also
+        # when a context is passed to a model whose prior ignores it).
+        z = p_z.sample() if context is not None and p_z.batch_shape != torch.Size() else p_z.sample((n,))
         p_x = self.decode(z, context)
         return p_x.mean if mean else p_x.sample()
 
