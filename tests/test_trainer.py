@@ -244,3 +244,33 @@ def test_fit_refuses_resume_without_a_run_directory():
     model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (1, 6, 6))
     with pytest.raises(ConfigError, match="run_dir"):
         fit(model, toy_binary(32), epochs=1, resume=True)
+
+
+def test_fit_with_a_config_records_the_data_it_trained_on(tmp_path):
+    """A TrainConfig whose dataset was left at its default used to be written as is (mnist-sample) into the run's
+    config.toml, so `aevb evaluate RUN` evaluated on other data than the model was trained on; a chosen one stays."""
+    from aevb import fit, load_config
+
+    data = TensorData(toy_binary(64).x, name="rows.npy")
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), data.event_shape)
+    fit(model, data, TrainConfig(epochs=1), run_dir=tmp_path / "a")
+    assert load_config(tmp_path / "a" / "config.toml").train.dataset == "rows.npy"
+    fit(model, data, TrainConfig(epochs=1, dataset="chosen.npy"), run_dir=tmp_path / "b")
+    assert load_config(tmp_path / "b" / "config.toml").train.dataset == "chosen.npy"
+
+
+def test_encode_run_writes_where_it_says_atomically(tmp_path):
+    """encode_run returned `out` while np.savez had written `out.npz` when the name lacked the suffix."""
+    import numpy as np
+
+    from aevb import fit
+    from aevb.runs.tasks import encode_run
+
+    data = TensorData(toy_binary(64).x, name="rows.npy")
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), data.event_shape)
+    np.save(tmp_path / "rows.npy", data.x.numpy())
+    fit(model, data, epochs=1, run_dir=tmp_path / "run", dataset=str(tmp_path / "rows.npy"), test_fraction=0.25)
+    written = encode_run(tmp_path / "run", split="test", out=tmp_path / "codes")
+    assert written == tmp_path / "codes.npz" and written.is_file()
+    assert np.load(written)["mean"].shape == (16, 2)
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

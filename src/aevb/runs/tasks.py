@@ -462,14 +462,14 @@ def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "late
     split : str, default "test"
         The split of the run's dataset to encode.
     out : str or Path, default "latents.npz"
-        The ``.npz`` file to write.
+        The ``.npz`` file to write (``.npz`` is added to another name, as NumPy does), atomically.
     limit : int, default 0
         Encode that many evenly spaced datapoints of ``split``; 0: all of them.
 
     Returns
     -------
     Path
-        ``out``.
+        The file written.
     """
     run = Run(run_dir)
     x, context, labels = run.points(split, limit)
@@ -478,7 +478,13 @@ def encode_run(run_dir: str | Path, split: str = "test", out: str | Path = "late
     if labels is not None:
         arrays["labels"] = labels.numpy()
     out = Path(out)
-    np.savez(out, **arrays)
+    out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")  # where np.savez would have put it
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez adds no suffix to it
+            np.savez(fh, **arrays)
+
+    write_atomic(out, write)
     return out
 
 

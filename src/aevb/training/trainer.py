@@ -667,7 +667,8 @@ def fit(
     train : TensorData or numpy.ndarray or torch.Tensor
         The training data: ``TensorData``, or an array or tensor ``[N, *event_shape]`` of the rows themselves.
     config : TrainConfig or None, default None
-        The training config; None: ``TrainConfig``'s defaults with ``dataset`` = ``train.name``.
+        The training config; None: ``TrainConfig``'s defaults. Its ``dataset``, when left at the default, becomes
+        ``train.name``: the run directory records the data the model was trained on.
     test : TensorData or numpy.ndarray or torch.Tensor or None, default None
         Held-out data (as ``train``) whose ELBO is evaluated during training; None: no test evaluation.
     run_dir : str or Path or None, default None
@@ -692,7 +693,9 @@ def fit(
     if resume and run_dir is None:
         raise ConfigError("resume=True continues a run directory: pass run_dir= (the folder of the run to continue)")
     train, test = as_data(train, "train"), None if test is None else as_data(test, "test")
-    base = config.__dict__ if config is not None else {"dataset": train.name}
+    base = dict(config.__dict__) if config is not None else {}
+    if base.get("dataset", TrainConfig.dataset) == TrainConfig.dataset:  # not chosen: name the data trained on, so
+        base["dataset"] = train.name  # the run's config.toml does not send `aevb evaluate RUN` to the default dataset
     config = section_from_dict(TrainConfig, {**base, **overrides})
     if run_dir is not None:
         claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
