@@ -1,11 +1,12 @@
 """log p(x) by importance sampling on a device, in fp32, tf32 and bf16, against the device's measured fp32 GEMM peak and
 against the fp32 CPU result of the same run (issue 27: ≥ 30 % of the peak; the NLL within 0.05 nats of the CPU's).
 
-For each precision: ``aevb.evaluate`` (as ``aevb evaluate`` runs it, compiling by itself when the work pays) over
-``--limit`` evenly spaced test images of the run's dataset at K = ``-k``, timed with the device synchronized; the
-decoder and encoder FLOPs of an MLP VAE per second as a share of the fp32 GEMM peak measured in the same process
-(TF32 off); the NLL and its difference to the device's fp32 NLL. Then the fp32 NLL on the CPU of the first
-``--cpu-limit`` of those images with the same seed, against the device's on the same images.
+For each precision: ``aevb.evaluate`` over ``--limit`` evenly spaced test images of the run's dataset at K = ``-k``,
+compiled when the whole set's work pays (as ``aevb evaluate`` decides), timed with the device synchronized after a
+warm-up on one evaluation batch (timed apart: compilation is not counted); the decoder and encoder FLOPs of an MLP
+VAE per second as a share of the fp32 GEMM peak measured in the same process (TF32 off); the NLL and its difference
+to the device's fp32 NLL. Then the fp32 NLL on the CPU of the first ``--cpu-limit`` of those images with the same
+seed, against the device's on the same images.
 
     python benchmarks/evaluate_device.py RUN --device cuda                     # the whole test set, K = 5000
     python benchmarks/evaluate_device.py RUN --device cpu -k 200 --limit 200   # tried here, on the CPU
@@ -25,15 +26,18 @@ from _common import gemm_peak, machine, mlp_vae_flops  # noqa: E402
 
 import aevb  # noqa: E402
 from aevb.config import PRECISIONS  # noqa: E402
+from aevb.inference.importance import compile_pays  # noqa: E402
 from aevb.runs.rundir import Run  # noqa: E402
 
 
-def timed_nll(model: torch.nn.Module, x: torch.Tensor, k: int, precision: str, device: torch.device) -> tuple:
+def timed_nll(
+    model: torch.nn.Module, x: torch.Tensor, k: int, precision: str, device: torch.device, compile: bool
+) -> tuple:
     """(seconds, NLL per datapoint, whether it compiled) of one ``aevb.evaluate`` call, the device synchronized."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()
-    result = aevb.evaluate(model, x, nll_samples=k, precision=precision, seed=0)
+    result = aevb.evaluate(model, x, nll_samples=k, precision=precision, seed=0, compile=compile)
     sync()
     return time.perf_counter() - start, result.nll, result.compiled
 
@@ -63,9 +67,12 @@ def main() -> None:
     print(f"{machine()}; device {device}; fp32 GEMM peak {peak:,.0f} GFLOP/s (TF32 off)")
     print(f"{n} test images of {run.config.train.dataset}, K = {args.k}: {flops / 1e12:.2f} TFLOP of MLP work")
 
-    nll = {}
+    nll, compile = {}, compile_pays(n, args.k)  # the choice `aevb evaluate` makes for the whole set
     for precision in PRECISIONS:
-        seconds, nll[precision], compiled = timed_nll(model, test.x, args.k, precision, device)
+        # one evaluation batch first (aevb.evaluate's 500 datapoints): compilation and warm-up apart from the timing
+        warmup, _, _ = timed_nll(model, test.x[:500], args.k, precision, device, compile)
+        seconds, nll[precision], compiled = timed_nll(model, test.x, args.k, precision, device, compile)
+        print(f"{precision}: warm-up on {min(n, 500)} images {warmup:.1f} s (compilation included where it compiles)")
         rate = flops / seconds / 1e9
         print(
             f"{precision}: {seconds:.1f} s = {n / seconds:,.0f} images/s, {rate:,.0f} GFLOP/s = "

@@ -110,12 +110,18 @@ def commands(line: str) -> list[list[str]]:
     return [c for c in split if c]
 
 
+def without_env(argv: list[str]) -> list[str]:
+    """``argv`` without its leading ``VAR=value`` words (a shell command's own environment)."""
+    while argv and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", argv[0]):
+        argv = argv[1:]
+    return argv
+
+
 def run_command(argv: list[str], namespace: dict[str, Any]) -> None:
     """Run one command of a shell block (see the module docstring for what each kind does)."""
     from aevb.cli import main
 
-    while argv and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", argv[0]):  # VAR=value command ...: the command's own env
-        argv = argv[1:]
+    argv = without_env(argv)
     if not argv:
         return
     program = argv[0]

@@ -21,7 +21,7 @@ import pytest
 from aevb.cli import build_parser
 from aevb.errors import ConfigError
 
-from .doc_blocks import commands, logical_lines
+from .doc_blocks import commands, logical_lines, without_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -93,9 +93,7 @@ def aevb_invocations(text: str) -> list[tuple[str, list[str]]]:
     found = []
     for block in re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S):
         for line in logical_lines(block):
-            for argv in commands(line):
-                while argv and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", argv[0]):
-                    argv = argv[1:]
+            for argv in map(without_env, commands(line)):
                 if argv[:1] == ["aevb"]:
                     found.append((line, argv[1:]))
                 elif argv[:1] == ["torchrun"] and "-m" in argv:

@@ -254,14 +254,14 @@ def test_a_sample_count_below_one_is_refused_by_name(k):
 
 
 def test_the_chunk_budget_follows_the_device():
-    """The CPU keeps its cache-sized chunks; a GPU gets a sixteenth of its free memory, within 64 MiB and 2 GiB."""
+    """The CPU keeps its cache-sized chunks; a GPU gets a sixteenth of its memory, within 64 MiB and 2 GiB."""
     from aevb.inference.importance import DEFAULT_MEMORY_BUDGET, memory_budget_for
 
     assert memory_budget_for(torch.device("cpu")) == DEFAULT_MEMORY_BUDGET
     cuda = torch.device("cuda")
-    assert memory_budget_for(cuda, free_bytes=16 * 2**30) == 2**30
-    assert memory_budget_for(cuda, free_bytes=140 * 2**30) == 2 * 2**30  # capped
-    assert memory_budget_for(cuda, free_bytes=2**29) == 64 * 2**20  # floored
+    assert memory_budget_for(cuda, total_bytes=16 * 2**30) == 2**30
+    assert memory_budget_for(cuda, total_bytes=140 * 2**30) == 2 * 2**30  # capped
+    assert memory_budget_for(cuda, total_bytes=2**29) == 64 * 2**20  # floored
     model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,))
     x, noise = torch.rand(5, 4), torch.randn(30, 2)
     torch.testing.assert_close(

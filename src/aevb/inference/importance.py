@@ -62,25 +62,27 @@ def _floats_per_pair(model: BoundModel) -> int:
 
 
 ACCELERATOR_BUDGET_FRACTION = 1 / 16
-"""Share of an accelerator's free memory one chunk's decoder output may take (``memory_budget_for``)."""
+"""Share of an accelerator's memory one chunk's decoder output may take (``memory_budget_for``)."""
 ACCELERATOR_BUDGET_RANGE = (64 * 2**20, 2 * 2**30)
 """The least and the most bytes a chunk's decoder output may take on an accelerator (64 MiB to 2 GiB)."""
 
 
-def memory_budget_for(device: torch.device, free_bytes: int | None = None) -> int:
+def memory_budget_for(device: torch.device, total_bytes: int | None = None) -> int:
     """The chunk budget for ``device``: the CPU's cache-sized ``DEFAULT_MEMORY_BUDGET``, or a share of a GPU's memory.
 
     A GPU is fed best by large batched GEMMs across datapoints and samples: at 8 MiB a chunk of the 784-400-20 MLP is
     ~1,300 (sample, datapoint) pairs, a few microseconds of an H200's work against a kernel launch of similar length.
-    There the budget is ``ACCELERATOR_BUDGET_FRACTION`` of the free memory, within ``ACCELERATOR_BUDGET_RANGE``; the
-    chunk's other tensors (hidden activations, the log-density) are of the same order, so a sixteenth leaves room.
+    There the budget is ``ACCELERATOR_BUDGET_FRACTION`` of the device's memory, within ``ACCELERATOR_BUDGET_RANGE``;
+    the chunk's other tensors (hidden activations, the log-density) are of the same order, so a sixteenth leaves room.
+    The total, not the free memory: free memory shrinks once the caching allocator holds the first batch's blocks, and
+    a budget that changed between batches would change the chunk's shape, and recompile a compiled chunk.
 
     Parameters
     ----------
     device : torch.device
         Where the model runs.
-    free_bytes : int or None, default None
-        The device's free memory; None asks CUDA (``torch.cuda.mem_get_info``). Given, it is used as is (tests).
+    total_bytes : int or None, default None
+        The device's memory; None asks CUDA (``torch.cuda.get_device_properties``). Given, it is used as is (tests).
 
     Returns
     -------
@@ -89,10 +91,10 @@ def memory_budget_for(device: torch.device, free_bytes: int | None = None) -> in
     """
     if device.type != "cuda":
         return DEFAULT_MEMORY_BUDGET
-    if free_bytes is None:
-        free_bytes, _ = torch.cuda.mem_get_info(device)
+    if total_bytes is None:
+        total_bytes = torch.cuda.get_device_properties(device).total_memory
     low, high = ACCELERATOR_BUDGET_RANGE
-    return int(min(high, max(low, free_bytes * ACCELERATOR_BUDGET_FRACTION)))
+    return int(min(high, max(low, total_bytes * ACCELERATOR_BUDGET_FRACTION)))
 
 
 def chunk_pairs(model: BoundModel, budget: int = DEFAULT_MEMORY_BUDGET) -> int:
@@ -204,7 +206,7 @@ def log_likelihood(
         The contexts of a conditional model (e.g. one-hot labels), one row per datapoint.
     memory_budget : int or None, default None
         Bytes one chunk's decoder output may take; it sets the chunk size (``chunk_pairs``). None: the device's
-        (``memory_budget_for``: 8 MiB on the CPU, a sixteenth of the free memory on a GPU).
+        (``memory_budget_for``: 8 MiB on the CPU, a sixteenth of a GPU's memory).
     compile : bool, default False
         Run each chunk through ``torch.compile`` (see above).
     noise : torch.Tensor or None, default None
