@@ -216,3 +216,50 @@ def test_a_sampled_code_of_a_full_covariance_posterior_is_mu_plus_l_eps(digits):
     expected = q.loc + (q.scale_tril @ eps.T).squeeze(-1)
     assert q.scale_tril[:, 1, 0].abs().max() > 1e-4  # the posterior is correlated, so the two draws differ
     np.testing.assert_allclose(transformer.transform(x[:5]), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_feature_constant_in_training_is_centred_not_scaled():
+    # Unused pixels of digit 0 are constant in its rows; dividing them by a 1e-6 floor sent other digits' rows to
+    # ~10⁶ standard deviations, where the Gaussian VAE's scores were NaN.
+    x, y = load_digits(return_X_y=True)
+    det = VAEOutlierDetector(latent_dim=4, hidden=(32,), epochs=5, random_state=0, regret_steps=2).fit(x[y == 0])
+    constant = x[y == 0].std(0) == 0
+    assert constant.sum() >= 5
+    assert (det.scale_[constant] == 1).all() and (det.scale_[~constant] != 1).all()
+    scores = det.anomaly_scores(x[y != 0][:300], ["nll", "elbo", "regret"])
+    for s in scores.values():
+        assert np.isfinite(s).all()
+
+
+def test_early_stopping_trains_on_every_row_for_the_held_out_elbos_best_step():
+    from aevb.sklearn._base import PATIENCE_STEPS, VALIDATION_EVERY
+
+    x, y = load_breast_cancer(return_X_y=True)
+    params = dict(latent_dim=2, hidden=(16,), early_stopping=True, max_steps=1500, random_state=0)
+    det = VAEOutlierDetector(**params, regret_steps=2).fit(x[y == 1])  # 357 rows: 286 train the search, 71 held out
+    steps, elbos = zip(*det.validation_elbo_, strict=True)
+    every = VALIDATION_EVERY // 3 * 3  # 3 steps per epoch: every 16 epochs
+    assert steps[:-1] == tuple(range(every, steps[-1], every))
+    best = steps[int(np.argmax(elbos))]
+    assert det.n_steps_ == best
+    # The search stops at the first evaluation PATIENCE_STEPS after the best (or at max_steps, evaluated too).
+    assert steps[-1] == min(params["max_steps"], best + math.ceil(PATIENCE_STEPS / every) * every)
+    # The final model: all 357 rows (4 steps per epoch) for n_steps_ steps, as train_bound_'s epochs show.
+    assert len(det.train_bound_) == math.ceil(best / 4)
+    again = VAEOutlierDetector(**params, regret_steps=2).fit(x[y == 1])
+    np.testing.assert_array_equal(det.score_samples(x[:50]), again.score_samples(x[:50]))
+    assert VAEOutlierDetector(latent_dim=2, hidden=(16,), epochs=3).fit(x[:40]).validation_elbo_ is None
+
+
+@pytest.mark.parametrize(
+    ("params", "rows", "message"),
+    [
+        (dict(validation_fraction=1.5), 40, r"validation_fraction must be in \(0, 1\), got 1.5"),
+        (dict(max_steps=0), 40, "max_steps must be a positive integer, got 0"),
+        (dict(validation_fraction=0.2), 5, "of 5 rows = 1; both the held-out and the training part need at least 2"),
+    ],
+)
+def test_early_stopping_refuses_what_it_cannot_do(params, rows, message):
+    x, _ = load_breast_cancer(return_X_y=True)
+    with pytest.raises(ValueError, match=message):
+        VAEOutlierDetector(latent_dim=2, hidden=(8,), early_stopping=True, **params).fit(x[:rows])

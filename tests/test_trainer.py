@@ -274,3 +274,27 @@ def test_encode_run_writes_where_it_says_atomically(tmp_path):
     assert written == tmp_path / "codes.npz" and written.is_file()
     assert np.load(written)["mean"].shape == (16, 2)
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_early_stopping_ends_training_patience_steps_after_the_best_and_keeps_its_weights():
+    from aevb.training.callbacks import EarlyStopping
+
+    # lr = 1e-30 (below float32's resolution: no weight moves): the held-out ELBO, same seed at each evaluation,
+    # never improves on the first, so training ends once `patience` steps have passed since it (4 steps per epoch:
+    # at epoch 3, 12 - 4 >= 8), not at epoch 10.
+    data = toy_binary(128)
+    model = build_model(MODEL, data.event_shape, seed=0)
+    first = _weights(model)
+    hook = EarlyStopping(patience_steps=8)
+    trainer = Trainer(model, data, _cfg(epochs=10, lr=1e-30), test=toy_binary(64, seed=1), callbacks=[hook])
+    result = trainer.fit()
+    assert not result.interrupted and trainer.epoch == 3 and result.step == 12
+    assert [step for step, _ in hook.curve] == [4, 8, 12] and hook.best_step == 4
+    assert all(torch.equal(v, first[k]) for k, v in hook.state.items())
+
+    # Improving: the best evaluation is the latest, so it runs every epoch and keeps the last weights.
+    model = build_model(MODEL, data.event_shape, seed=0)
+    hook = EarlyStopping(patience_steps=8)
+    trainer = Trainer(model, data, _cfg(epochs=5), test=toy_binary(64, seed=1), callbacks=[hook])
+    trainer.fit()
+    assert trainer.epoch == 5 and hook.best_step == max(hook.curve, key=lambda c: c[1])[0]

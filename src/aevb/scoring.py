@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -521,7 +522,8 @@ def score(
     Returns
     -------
     dict of str to torch.Tensor
-        ``{name: [N] tensor}`` (float32, on the CPU), one entry per score asked for.
+        ``{name: [N] tensor}`` (float32, on the CPU), one entry per score asked for. A row on which the model's
+        arithmetic overflows (an input far outside the training data) scores +inf, with a ``RuntimeWarning``.
 
     Raises
     ------
@@ -558,4 +560,31 @@ def score(
                     out[name].append(function(model, xb, cb, settings, batch).detach().float().cpu())
     finally:
         model.train(was_training)
-    return {name: torch.cat(parts) for name, parts in out.items()}
+    return {name: _overflow_to_inf(name, torch.cat(parts), x) for name, parts in out.items()}
+
+
+def _overflow_to_inf(name: str, scores: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``scores`` with NaN replaced by +inf, and a warning naming the rows.
+
+    The inputs were checked finite, so a NaN score means the model's arithmetic overflowed on that row (a row so far
+    from the training data that, say, the posterior's variance is inf in float32): its density is 0 at this precision,
+    −log p = +inf, the most anomalous score there is. NaN would instead sort arbitrarily and break every ranking.
+
+    Returns
+    -------
+    torch.Tensor
+        ``scores``, with +inf where it held NaN.
+    """
+    overflowed = torch.isnan(scores)
+    if not overflowed.any():
+        return scores
+    rows = overflowed.nonzero().flatten().tolist()
+    largest = x.detach().reshape(x.shape[0], -1)[overflowed.to(x.device)].abs().max().item()
+    warnings.warn(
+        f"score {name!r}: the model's arithmetic overflowed on {len(rows)} row{'s' if len(rows) != 1 else ''} "
+        f"(first: {', '.join(map(str, rows[:5]))}; their largest |x| is {largest:.3g}, far outside the training "
+        "data); scored +inf, the most anomalous",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return scores.masked_fill(overflowed, math.inf)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aevb.data.scaling import standardization
 from aevb.errors import ConfigError
 from aevb.plots.common import pyplot, save_figure
 from aevb.reproduce.common import Options, load_split, machine, markdown_table, write_csv
@@ -250,12 +251,13 @@ def table_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tabular protocol: a seeded 80 % of ``normal_class``'s rows to fit on; to score, its other 20 % and every
     row of the other classes (``anomalous`` = 1). Both standardized by the fitted rows: the tables' columns differ in
-    scale by orders of magnitude, which distance- and variance-based detectors would otherwise inherit."""
+    scale by orders of magnitude, which distance- and variance-based detectors would otherwise inherit (a feature
+    constant in the fitted rows is centred, not scaled: ``aevb.data.scaling.standardization``)."""
     normal = np.random.default_rng(seed).permutation(np.flatnonzero(y == normal_class))
     n_train = int(round(0.8 * len(normal)))
     test_rows = np.r_[normal[n_train:], np.flatnonzero(y != normal_class)]
     train = x[normal[:n_train]]
-    center, scale = train.mean(0), train.std(0).clip(min=1e-6)
+    center, scale = standardization(train)
     return (train - center) / scale, (x[test_rows] - center) / scale, (y[test_rows] != normal_class).astype(int)
 
 

@@ -33,16 +33,23 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aevb.atomic import write_text_atomic
 from aevb.config import ModelConfig, TrainConfig
 from aevb.data import TensorData
+from aevb.data.scaling import standardization
 from aevb.errors import ConfigError
 from aevb.io import load_model, model_from_bytes, model_meta, model_to_bytes, save_model
 from aevb.models import build_model
 from aevb.runtime import module_device, resolve_device
+from aevb.training.callbacks import EarlyStopping
 from aevb.training.trainer import Trainer
 from aevb.version import __version__
 
+VALIDATION_EVERY = 50
+"""Early stopping evaluates the held-out ELBO about every this many optimizer steps (or each epoch, if longer)."""
+PATIENCE_STEPS = 1000
+"""Early stopping ends the search after this many optimizer steps without a better held-out ELBO."""
+VALIDATION_SAMPLES = 10
+"""Posterior samples per held-out row of the early-stopping ELBO (estimator B: the KL is analytic)."""
 ESTIMATOR_FILE = "estimator.json"
 """Name of the file, in the folder ``save`` writes, that holds the estimator's parameters and fitted values."""
-_STD_FLOOR = 1e-6  # a constant feature is centred, not divided by zero
 
 
 class VAEEstimatorBase(BaseEstimator):
@@ -73,7 +80,17 @@ class VAEEstimatorBase(BaseEstimator):
     beta : float, default 1.0
         Weight of the KL term (β-VAE); 1 trains the ELBO itself.
     epochs : int, default 30
-        Passes over the training rows.
+        Passes over the training rows (not used with ``early_stopping``).
+    early_stopping : bool, default False
+        Choose the training length by the held-out ELBO instead of ``epochs``: a seeded ``validation_fraction`` of the
+        rows is held out, a model is trained on the others for at most ``max_steps`` optimizer steps with the
+        held-out ELBO evaluated about every 50 steps, the search ends 1,000 steps after the best evaluation, and the
+        final model is trained on all the rows for the best evaluation's number of steps (``n_steps_``). On small
+        tables a fixed number of epochs is a few dozen steps for one table and thousands for another.
+    validation_fraction : float, default 0.2
+        Share of the rows held out by ``early_stopping``, in (0, 1); both parts need at least 2 rows.
+    max_steps : int, default 4000
+        Longest training ``early_stopping`` tries, in optimizer steps.
     batch_size : int, default 100
         Minibatch size (the paper's M), capped at the number of training rows.
     lr : float, default 1e-3
@@ -106,10 +123,15 @@ class VAEEstimatorBase(BaseEstimator):
     likelihood_ : str
         The likelihood ``"auto"`` resolved to: ``"bernoulli"`` or ``"gaussian"``.
     center_, scale_ : torch.Tensor or None
-        The training mean and standard deviation (floored at 1e-6) per feature when the features are standardized,
-        else None.
+        The training mean and standard deviation per feature when the features are standardized (1 for a feature
+        constant in the training rows: ``aevb.data.scaling.standardization``), else None.
     seed_ : int
         The seed drawn from ``random_state`` at ``fit``.
+    n_steps_ : int
+        Optimizer steps the final model was trained for (``early_stopping``: the held-out ELBO's best).
+    validation_elbo_ : list of [int, float] or None
+        ``early_stopping``'s search: ``[step, held-out ELBO]`` per evaluation, nats per row of the data as the model
+        sees it, higher is better; None without ``early_stopping``.
     train_bound_ : list of float
         The training objective per epoch: the (β-weighted) ELBO averaged over the epoch's rows, each taken at the
         step that trained on it, in nats per row of the data as the model sees it (standardized when ``standardize``
@@ -130,6 +152,9 @@ class VAEEstimatorBase(BaseEstimator):
         posterior: str = "diagonal",
         beta: float = 1.0,
         epochs: int = 30,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.2,
+        max_steps: int = 4000,
         batch_size: int = 100,
         lr: float = 1e-3,
         optimizer: str = "adam",
@@ -147,6 +172,9 @@ class VAEEstimatorBase(BaseEstimator):
         self.posterior = posterior
         self.beta = beta
         self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
         self.optimizer = optimizer
@@ -260,9 +288,8 @@ class VAEEstimatorBase(BaseEstimator):
         standardize = self.likelihood_ == "gaussian" if self.standardize == "auto" else bool(self.standardize)
         self.center_ = self.scale_ = None
         if standardize:
-            flat = torch.from_numpy(array)
-            self.center_ = flat.mean(0)
-            self.scale_ = flat.std(0, unbiased=False).clamp_min(_STD_FLOOR)
+            center, scale = standardization(array)
+            self.center_, self.scale_ = torch.from_numpy(center), torch.from_numpy(scale)
         x = self._to_model(array)
         seed = self._seed()
         model_config = ModelConfig(
@@ -273,10 +300,22 @@ class VAEEstimatorBase(BaseEstimator):
             arch=self.arch,
             posterior=self.posterior,
         )
-        train_config = TrainConfig(
+        self.n_steps_, self.validation_elbo_ = None, None
+        if self.early_stopping:
+            self.n_steps_ = self._search_steps(x, model_config, seed)
+        model, result = self._train(x, model_config, seed, steps=self.n_steps_)
+        self.model_ = model.eval()
+        self.train_bound_ = [record["train_bound"] for record in result.history]
+        self.n_steps_ = result.step
+        self.seed_ = seed
+        return x
+
+    def _train_config(self, rows: int, seed: int, epochs: int, steps: int = 0, eval_every: int = 0) -> TrainConfig:
+        return TrainConfig(
             dataset="array",
-            epochs=self.epochs,
-            batch_size=min(self.batch_size, x.shape[0]),
+            epochs=epochs,
+            steps=steps,
+            batch_size=min(self.batch_size, rows),
             lr=self.lr,
             optimizer=self.optimizer,
             beta=self.beta,
@@ -284,17 +323,77 @@ class VAEEstimatorBase(BaseEstimator):
             device=self.device,
             precision=self.precision,
             progress=bool(self.verbose),
-            eval_every=0,
+            eval_every=eval_every,
+            eval_samples=VALIDATION_SAMPLES,
             checkpoint_every=0,
             picture_epochs=[],
             terms_points=0,
         )
+
+    def _train(
+        self,
+        x: torch.Tensor,
+        model_config: ModelConfig,
+        seed: int,
+        *,
+        steps: int | None = None,
+        held_out: torch.Tensor | None = None,
+        hook: EarlyStopping | None = None,
+    ) -> tuple[torch.nn.Module, Any]:
+        """Train a fresh model on ``x``: ``epochs`` passes, or ``steps`` optimizer steps.
+
+        With ``held_out`` and ``hook``: at most ``max_steps`` steps, the held-out ELBO evaluated about every
+        ``VALIDATION_EVERY`` steps for the hook to watch.
+
+        Returns
+        -------
+        tuple
+            The trained model and the trainer's ``FitResult``.
+        """
+        per_epoch = math.ceil(x.shape[0] / min(self.batch_size, x.shape[0]))
+        if held_out is not None:
+            epochs = math.ceil(self.max_steps / per_epoch)
+            config = self._train_config(x.shape[0], seed, epochs, self.max_steps, max(1, VALIDATION_EVERY // per_epoch))
+        elif steps is not None:
+            config = self._train_config(x.shape[0], seed, math.ceil(steps / per_epoch), steps)
+        else:
+            config = self._train_config(x.shape[0], seed, self.epochs)
         model = build_model(model_config, self.event_shape_, seed=seed, data=x)
-        result = Trainer(model, TensorData(x, None, name="array"), train_config).fit()
-        self.model_ = model.eval()
-        self.train_bound_ = [record["train_bound"] for record in result.history]
-        self.seed_ = seed
-        return x
+        test = None if held_out is None else TensorData(held_out, None, name="held-out rows")
+        callbacks = [hook] if hook else None
+        return model, Trainer(model, TensorData(x, None, name="array"), config, test=test, callbacks=callbacks).fit()
+
+    def _search_steps(self, x: torch.Tensor, model_config: ModelConfig, seed: int) -> int:
+        """Early stopping: the number of optimizer steps at which the held-out ELBO peaks.
+
+        A seeded ``validation_fraction`` of the rows is held out; a model trains on the others for at most
+        ``max_steps`` steps. Sets ``validation_elbo_``.
+
+        Returns
+        -------
+        int
+            The steps of the best evaluation (at least 1).
+
+        Raises
+        ------
+        ValueError
+            If ``validation_fraction`` is not in (0, 1), ``max_steps`` < 1, or a part would have fewer than 2 rows.
+        """
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+        if not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
+        n_held = round(self.validation_fraction * x.shape[0])
+        if n_held < 2 or x.shape[0] - n_held < 2:
+            raise ValueError(
+                f"early_stopping holds out validation_fraction={self.validation_fraction} of {x.shape[0]} rows = "
+                f"{n_held}; both the held-out and the training part need at least 2 rows"
+            )
+        order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+        hook = EarlyStopping(PATIENCE_STEPS)
+        self._train(x[order[n_held:]], model_config, seed, held_out=x[order[:n_held]], hook=hook)
+        self.validation_elbo_ = [[step, elbo] for step, elbo in hook.curve]
+        return max(1, hook.best_step)
 
     @property
     def device_(self) -> torch.device:

@@ -53,7 +53,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
     beta : float, default 1.0
         Weight of the KL term (β-VAE); 1 trains the ELBO itself.
     epochs : int, default 30
-        Passes over the training rows.
+        Passes over the training rows (not used with ``early_stopping``).
+    early_stopping : bool, default False
+        Choose the training length by the held-out ELBO instead of ``epochs``: a seeded ``validation_fraction`` of the
+        rows is held out, a model is trained on the others for at most ``max_steps`` optimizer steps with the
+        held-out ELBO evaluated about every 50 steps, the search ends 1,000 steps after the best evaluation, and the
+        final model is trained on all the rows for the best evaluation's number of steps (``n_steps_``). On small
+        tables a fixed number of epochs is a few dozen steps for one table and thousands for another.
+    validation_fraction : float, default 0.2
+        Share of the rows held out by ``early_stopping``, in (0, 1); both parts need at least 2 rows.
+    max_steps : int, default 4000
+        Longest training ``early_stopping`` tries, in optimizer steps.
     batch_size : int, default 100
         Minibatch size (the paper's M), capped at the number of training rows.
     lr : float, default 1e-3
@@ -89,6 +99,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
         What ``fit`` saw and chose (see ``VAEEstimatorBase``).
     center_, scale_, seed_
         The standardization (or None) and the seed drawn from ``random_state`` (see ``VAEEstimatorBase``).
+    n_steps_ : int
+        Optimizer steps the final model was trained for (``early_stopping``: the held-out ELBO's best).
+    validation_elbo_ : list of [int, float] or None
+        ``early_stopping``'s search: ``[step, held-out ELBO]`` per evaluation, nats per row of the data as the model
+        sees it, higher is better; None without ``early_stopping``.
     train_bound_ : list of float
         The training bound per epoch (nats per row of the data as the model sees it, higher is better; the
         β-weighted objective when ``beta`` is not 1).
@@ -112,6 +127,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
         posterior: str = "diagonal",
         beta: float = 1.0,
         epochs: int = 30,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.2,
+        max_steps: int = 4000,
         batch_size: int = 100,
         lr: float = 1e-3,
         optimizer: str = "adam",
@@ -131,6 +149,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
             posterior=posterior,
             beta=beta,
             epochs=epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            max_steps=max_steps,
             batch_size=batch_size,
             lr=lr,
             optimizer=optimizer,

@@ -8,6 +8,7 @@ pictures, ``fid_samples`` samples.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -139,3 +140,34 @@ def default_callbacks(config: TrainConfig) -> list[Hooks]:
             FIDCallback(config.fid_every, config.fid_features, config.fid_weights, config.fid_samples, config.seed)
         )
     return callbacks
+
+
+class EarlyStopping(Hooks):
+    """Early stopping on the held-out ELBO: keeps the weights of the best evaluation of ``test_elbo`` and ends training
+    when ``patience_steps`` optimizer steps have passed without a better one.
+
+    The trainer evaluates the held-out ELBO every ``eval_every`` epochs (its ``test`` data); this hook reads that
+    record. After training, ``best_step`` is the step count of the best evaluation, ``state`` its weights, and
+    ``curve`` every evaluation as ``(step, elbo)``, nats per datapoint, higher is better.
+
+    Parameters
+    ----------
+    patience_steps : int
+        Optimizer steps without a better held-out ELBO after which training ends.
+    """
+
+    def __init__(self, patience_steps: int) -> None:
+        self.patience_steps = patience_steps
+        self.best, self.best_step = -math.inf, 0
+        self.state: dict[str, torch.Tensor] | None = None
+        self.curve: list[tuple[int, float]] = []
+
+    def on_epoch_end(self, run: TrainingRun, record: dict[str, Any]) -> None:
+        if "test_elbo" not in record:
+            return
+        self.curve.append((run.step, record["test_elbo"]))
+        if record["test_elbo"] > self.best:
+            self.best, self.best_step = record["test_elbo"], run.step
+            self.state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        elif run.step - self.best_step >= self.patience_steps:
+            run.finished = True

@@ -34,6 +34,7 @@ class TrainingRun(Protocol):
     epoch: int
     step: int
     stop_requested: bool  # set by Ctrl-C; long loops check it between steps
+    finished: bool  # set by an epoch-end hook (early stopping): training ends after this epoch, as if it were the last
     callbacks: list[Any]
 
     @property

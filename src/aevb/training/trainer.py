@@ -208,6 +208,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.writer = None
         self.stop_requested = False
+        self.finished = False  # set by an epoch-end hook (early stopping): this epoch is the last
         # Epoch-end hooks (aevb.training.callbacks): extra metrics and pictures; they may add keys to the record.
         self.callbacks = [*default_callbacks(config), *(callbacks or [])]
         # The update rule (--method): AEVB's SGVB step, Wake-Sleep or MCEM; it may add state and rename logged keys.
@@ -429,7 +430,7 @@ class Trainer:
                         torch.cuda.manual_seed(self._rng_seed())
                     else:
                         torch.cuda.set_rng_state(self._cuda_rng, self.device)
-                while self.epoch < cfg.epochs and not self.stop_requested and not self._budget_spent():
+                while self.epoch < cfg.epochs and not (self.stop_requested or self.finished or self._budget_spent()):
                     self._run_epoch()
                 if self.stop_requested:
                     self.save_checkpoint()
@@ -549,6 +550,7 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_epoch_end(self, record)
         self.log(record)
+        last = last or self.finished  # a hook ended training (early stopping)
         if self.run_dir is not None and (last or (cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0)):
             self.save_checkpoint()
 
