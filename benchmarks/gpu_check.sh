@@ -4,7 +4,8 @@
 #   suite        the whole test suite with the default device (auto -> CUDA), its summary and every failure;
 #   quickstarts  the README's CLI and Python quickstarts exactly as written (benchmarks/readme_quickstarts.py);
 #   speed        for the README's 784-400-20 ReLU VAE on static binarized MNIST:
-#                1. 3 epochs on the GPU in fp32 and in bf16 autocast: seconds per epoch, samples/s, test ELBO; one
+#                1. 3 epochs on the GPU in fp32, in bf16 autocast and compiled with CUDA graphs (reduce-overhead):
+#                   seconds per epoch, samples/s, test ELBO; one
 #                   epoch on the CPU of the same machine for the ratio;
 #                2. aevb evaluate at K = 5000 importance samples over the 10,000 test images (the compiled path aevb
 #                   picks by itself for this much work): seconds, images/s, the NLL;
@@ -75,6 +76,9 @@ if wants speed; then
     echo "== train: $EPOCHS epochs on $DEVICE, $precision"
     $PY -m aevb "${TRAIN[@]}" --epochs "$EPOCHS" --device "$DEVICE" --precision "$precision" --out "$OUT/$precision"
   done
+  echo "== train: $EPOCHS epochs on $DEVICE, fp32, compiled with CUDA graphs (--compile-mode reduce-overhead)"
+  $PY -m aevb "${TRAIN[@]}" --epochs "$EPOCHS" --device "$DEVICE" --compile true --compile-mode reduce-overhead \
+    --out "$OUT/graphs" || echo "graphs: FAILED (the eager rows above stand)"
   echo "== train: 1 epoch on the CPU, fp32 (the reference)"
   $PY -m aevb "${TRAIN[@]}" --epochs 1 --device cpu --out "$OUT/cpu"
 
@@ -85,7 +89,9 @@ out = Path(sys.argv[1])
 def epochs(name):
     return [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines() if '"epoch"' in line]
 cpu = epochs("cpu")[-1]["epoch_seconds"]
-for name in ("fp32", "bf16"):
+for name in ("fp32", "bf16", "graphs"):
+    if not (out / name / "metrics.jsonl").exists():
+        continue
     recs = epochs(name)
     secs = statistics.median(r["epoch_seconds"] for r in recs[1:] or recs)  # the first epoch pays for warm-up
     print(f"{name}: {secs:.2f} s/epoch = {50000 / secs:,.0f} samples/s ({cpu / secs:.1f}x the CPU's {cpu:.1f} s); "

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from aevb import DataError, ModelConfig, TensorData, TrainConfig, TrainingError, build_model, load_model
+from aevb import ConfigError, DataError, ModelConfig, TensorData, TrainConfig, TrainingError, build_model, load_model
 from aevb.training.checkpoint import load_checkpoint
 from aevb.training.trainer import Trainer
 from tests.conftest import toy_binary
@@ -298,3 +298,18 @@ def test_early_stopping_ends_training_patience_steps_after_the_best_and_keeps_it
     trainer = Trainer(model, data, _cfg(epochs=5), test=toy_binary(64, seed=1), callbacks=[hook])
     trainer.fit()
     assert trainer.epoch == 5 and hook.best_step == max(hook.curve, key=lambda c: c[1])[0]
+
+
+@pytest.mark.skipif(not shutil.which("c++"), reason="CPU torch.compile needs a C++ compiler")
+def test_reduce_overhead_mode_trains_as_eager_and_needs_compile():
+    # On a CPU inductor skips CUDA graphs, so this checks the plumbing; the GPU check times the graphs themselves.
+    eager, graphs = _trainer(epochs=2), _trainer(epochs=2, compile=True, compile_mode="reduce-overhead")
+    assert graphs.method.graphs is False  # CUDA graphs only on a CUDA device
+    eager.fit()
+    graphs.fit()
+    for name, value in eager.model.state_dict().items():
+        torch.testing.assert_close(graphs.model.state_dict()[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    with pytest.raises(ConfigError, match="compile_mode = 'reduce-overhead' is a mode of the compiled step"):
+        _cfg(compile_mode="reduce-overhead")
+    with pytest.raises(ConfigError, match="compile_mode"):
+        _cfg(compile=True, compile_mode="fast")

@@ -25,6 +25,9 @@ from aevb.errors import ConfigError
 CONFIG_VERSION = 1
 """The version of the config format this aevb writes; a config of a newer version is refused (``Config.validate``)."""
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+"""``torch.compile`` modes of the training step; ``reduce-overhead`` replays the step's kernels as CUDA graphs on a GPU
+(small models are launch-bound there) and is the default mode on a CPU, where inductor skips CUDA graphs."""
 PRECISIONS = ("fp32", "tf32", "bf16")
 """Numeric precisions of training and evaluation: bf16 = autocast of the networks; tf32 = CUDA's TF32 tensor cores for
 fp32 matmuls and convolutions (fp32 on a CPU); densities stay fp32 (``aevb.runtime.autocast``)."""
@@ -344,6 +347,10 @@ class TrainConfig:
     compile : bool, default False
         ``torch.compile`` the training step (pays a compile time once per run); not with ``warmup_steps`` > 0
         (β would change, and the step recompile, every step).
+    compile_mode : {"default", "reduce-overhead", "max-autotune"}, default "default"
+        ``torch.compile``'s mode for ``compile``: ``reduce-overhead`` captures the step's forward and backward as
+        CUDA graphs on a GPU (one launch each instead of dozens of small kernels; the same as ``default`` on a CPU);
+        ``max-autotune`` also searches kernel configurations (long compiles). Only with ``compile``.
     precision : {"fp32", "tf32", "bf16"}, default "fp32"
         ``fp32``; ``tf32``: TF32 matmuls and convolutions on CUDA (fp32 on a CPU); ``bf16``: autocast of the
         networks (densities stay fp32).
@@ -413,6 +420,12 @@ class TrainConfig:
     checkpoint_every: int = _f(1, "run", "epochs between checkpoints (0: only at the end)")
     checkpoint_steps: int = _f(0, "run", "also checkpoint every N optimizer steps, mid-epoch (0: off)")
     compile: bool = _f(False, "run", "torch.compile the training step (pays a compile time once per run)")
+    compile_mode: str = _f(
+        "default",
+        "run",
+        "torch.compile mode of --compile: default; reduce-overhead (CUDA graphs on a GPU, for small models); "
+        "max-autotune",
+    )
     precision: str = _f(
         "fp32",
         "run",
@@ -488,6 +501,11 @@ class TrainConfig:
                 f"leave them at {list(ADAM_BETAS)} and {ADAM_EPS})"
             )
         _choice("precision", self.precision, PRECISIONS)
+        _choice("compile_mode", self.compile_mode, COMPILE_MODES)
+        if self.compile_mode != "default" and not self.compile:
+            raise ConfigError(
+                f"compile_mode = {self.compile_mode!r} is a mode of the compiled step: add compile = true"
+            )
         _positive("terms_points", self.terms_points, allow_zero=True)
         for name in ("prior_epochs", "fid_every"):
             _positive(name, getattr(self, name), allow_zero=True)
