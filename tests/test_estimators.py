@@ -11,7 +11,7 @@ from torch.distributions import Independent, Normal
 
 from aevb import ModelConfig, build_model
 from aevb.estimators import Terms, elbo, iwae_bound, sgvb_a, sgvb_b
-from aevb.likelihoods import BernoulliLikelihood, GaussianLikelihood
+from aevb.likelihoods import MAX_LOG_VARIANCE, BernoulliLikelihood, GaussianLikelihood
 from aevb.posteriors import DiagonalGaussian
 from aevb.priors import StandardNormalPrior
 
@@ -154,3 +154,14 @@ def test_estimator_b_reads_no_sample_density_and_a_reads_both():
     assert len(read) == 2  # computed once, then kept
     lazy = Terms.of_samples(log_lik, z, q, p)
     torch.testing.assert_close(lazy.log_weight, terms.log_weight)
+
+
+def test_gaussian_likelihoods_variance_is_capped_below_float32_overflow():
+    # A decoder fed an extreme z drove log σ'² past 88 (exp overflows float32): the bound became -inf mid-training
+    # (a Hawks table, step 2,111). Capped at MAX_LOG_VARIANCE, the density stays finite and ordinary values unchanged.
+    family = GaussianLikelihood((3,), squash_mean=False, min_variance=1e-4)
+    raw = torch.tensor([[0.0, 1.0, -2.0, 0.5, 100.0, 2.0]])  # means (0, 1, -2), log σ'² (0.5, 100, 2)
+    p = family(raw)
+    expected = torch.sqrt(1e-4 + torch.exp(torch.tensor([0.5, MAX_LOG_VARIANCE, 2.0])))
+    torch.testing.assert_close(p.base_dist.scale[0], expected)
+    assert torch.isfinite(p.log_prob(torch.tensor([[0.3, 1e6, -2.0]]))).all()

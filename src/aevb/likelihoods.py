@@ -77,13 +77,20 @@ class BernoulliLikelihood(nn.Module):
         return Independent(BernoulliLogits(logits=logits, validate_args=False), len(self.event_shape))
 
 
+MAX_LOG_VARIANCE = 60.0
+"""The largest log σ'² the Gaussian likelihood uses (σ ≈ 10¹³ in the data's units, far above any real data's spread;
+exp(88.7) overflows float32)."""
+
+
 @LIKELIHOODS.register("gaussian")
 class GaussianLikelihood(nn.Module):
     """p_θ(x|z) = N(x; μ, diag σ²) with a learned per-pixel variance (Kingma & Welling 2014, App. C.2).
 
     The network gives (μ', log σ'²). μ = sigmoid(μ') when ``squash_mean`` (the paper did this for Frey Face, whose
-    pixels lie in [0, 1]); σ² = ``min_variance`` + exp(log σ'²). The floor keeps the density bounded: without it a
-    decoder can drive σ → 0 on pixels that never vary and the likelihood diverges.
+    pixels lie in [0, 1]); σ² = ``min_variance`` + exp(min(log σ'², ``MAX_LOG_VARIANCE``)). The floor keeps the
+    density bounded: without it a decoder can drive σ → 0 on pixels that never vary and the likelihood diverges. The
+    cap keeps it finite: a decoder fed an extreme z (a training row far out in the tails) can drive log σ'² past 88,
+    where exp overflows float32 and the bound becomes −inf mid-training.
     """
 
     n_params = 2
@@ -106,7 +113,7 @@ class GaussianLikelihood(nn.Module):
         mean, log_var = _split(raw, 2, self.event_shape).unbind(-len(self.event_shape) - 1)
         if self.squash_mean:
             mean = torch.sigmoid(mean)
-        scale = torch.sqrt(self.min_variance + torch.exp(log_var))
+        scale = torch.sqrt(self.min_variance + torch.exp(log_var.clamp(max=MAX_LOG_VARIANCE)))
         return Independent(Normal(mean, scale, validate_args=False), len(self.event_shape))
 
 
