@@ -148,13 +148,15 @@ def run(out: Path, shard: int, shards: int) -> None:
 
 def summary(paths: list[Path]) -> None:
     df = pd.concat([pd.read_csv(p) for p in paths])
+    df = df[df.candidate != "best step"]  # round 2's record of the early-stopping step, not a score
     per_task = df.groupby(["candidate", "table", "normal"]).auroc.mean().unstack(0)
     print(f"{len(per_task)} tasks, {df.seed.nunique()} seeds")
     mean = per_task.mean().sort_values(ascending=False)
     diff = per_task.sub(per_task[CURRENT], axis=0)
     se = diff.std(ddof=1) / math.sqrt(len(per_task))
-    wins = (diff > 0).sum()
-    print(pd.DataFrame({"mean AUROC": mean, f"- {CURRENT}": diff.mean(), "paired SE": se, "tasks ahead": wins})
+    wins, losses = (diff > 0).sum(), (diff < 0).sum()
+    table = {"mean AUROC": mean, f"- {CURRENT}": diff.mean(), "paired SE": se, "ahead": wins, "behind": losses}
+    print(pd.DataFrame(table)
           .loc[mean.index].round(4).to_string())  # fmt: skip
     print()
     print(per_task.groupby(level=0).mean().round(3).T.to_string())

@@ -299,8 +299,9 @@ def run_tables(opts: Options, out: Path) -> Path:
         "# One-class anomaly detection on tables: class 0 normal",
         "",
         f"Train: a seeded 80 % of class 0; test: the other 20 % and every other class (anomalous); features "
-        f"standardized by the training rows for every detector. aevb trains {epochs} epochs. Seeds "
-        f"{opts.seed}–{opts.seed + seeds - 1}. {machine()}",
+        f"standardized by the training rows for every detector. aevb trains {epochs} epochs (the early-stopping "
+        "column: as long as the held-out ELBO of 20 % of its training rows chooses, then on all of them; not the "
+        f"default). Seeds {opts.seed}–{opts.seed + seeds - 1}. {machine()}",
         "",
         markdown_table(header, table_rows),
         "",
