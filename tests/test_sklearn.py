@@ -263,3 +263,19 @@ def test_early_stopping_refuses_what_it_cannot_do(params, rows, message):
     x, _ = load_breast_cancer(return_X_y=True)
     with pytest.raises(ValueError, match=message):
         VAEOutlierDetector(latent_dim=2, hidden=(8,), early_stopping=True, **params).fit(x[:rows])
+
+
+def test_standardization_matches_scikit_learns_standard_scaler():
+    from sklearn.preprocessing import StandardScaler
+
+    from aevb.data.scaling import standardization
+
+    rng = np.random.default_rng(0)
+    # tiny but varying spreads keep them (a 1e-6 tolerance had set these to 1); constant columns get 1
+    tiny, tiny_offset, wide = rng.normal(0, 1e-7, 100), rng.normal(1, 5e-7, 100), rng.normal(5, 2, 100)
+    x = np.c_[tiny, tiny_offset, np.full(100, 3.3), np.zeros(100), wide].astype(np.float32)
+    center, scale = standardization(x)
+    reference = StandardScaler().fit(x)
+    np.testing.assert_allclose(scale, reference.scale_, rtol=1e-5)
+    np.testing.assert_allclose(center, reference.mean_, rtol=1e-5, atol=1e-12)
+    assert scale[2] == scale[3] == 1

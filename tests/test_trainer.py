@@ -292,12 +292,14 @@ def test_early_stopping_ends_training_patience_steps_after_the_best_and_keeps_it
     assert [step for step, _ in hook.curve] == [4, 8, 12] and hook.best_step == 4
     assert all(torch.equal(v, first[k]) for k, v in hook.state.items())
 
-    # Improving: the best evaluation is the latest, so it runs every epoch and keeps the last weights.
+    # Improving at every evaluation: it runs all 5 epochs, and the best is the last step, whose weights it copied.
     model = build_model(MODEL, data.event_shape, seed=0)
     hook = EarlyStopping(patience_steps=8)
     trainer = Trainer(model, data, _cfg(epochs=5), test=toy_binary(64, seed=1), callbacks=[hook])
     trainer.fit()
-    assert trainer.epoch == 5 and hook.best_step == max(hook.curve, key=lambda c: c[1])[0]
+    elbos = [elbo for _, elbo in hook.curve]
+    assert trainer.epoch == 5 and elbos == sorted(elbos) and hook.best_step == trainer.step == 20
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in hook.state.items())
 
 
 @pytest.mark.skipif(not shutil.which("c++"), reason="CPU torch.compile needs a C++ compiler")

@@ -27,7 +27,7 @@ CONFIG_VERSION = 1
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 """``torch.compile`` modes of the training step; ``reduce-overhead`` replays the step's kernels as CUDA graphs on a GPU
-(small models are launch-bound there) and is the default mode on a CPU, where inductor skips CUDA graphs."""
+(small models are launch-bound there); on a CPU it compiles as ``default`` does, since inductor skips CUDA graphs."""
 PRECISIONS = ("fp32", "tf32", "bf16")
 """Numeric precisions of training and evaluation: bf16 = autocast of the networks; tf32 = CUDA's TF32 tensor cores for
 fp32 matmuls and convolutions (fp32 on a CPU); densities stay fp32 (``aevb.runtime.autocast``)."""

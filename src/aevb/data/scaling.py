@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-CONSTANT_TOLERANCE = 1e-6
-"""A feature whose standard deviation is at most this times max(1, |mean|) counts as constant (float32 rounding)."""
-
 
 def standardization(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The centre and scale that standardize ``rows`` feature by feature: x̃ = (x − mean) / s.
 
     ``s`` is the (population) standard deviation, or 1 for a feature that is constant in ``rows``, as scikit-learn's
-    ``StandardScaler`` does. Dividing by a floor instead (say 10⁻⁶) sends any later row that differs in that feature to
-    ~10⁶ standard deviations, where a model's densities overflow and its anomaly scores become NaN: an unused pixel of
+    ``StandardScaler`` does, with its test: constant when the variance is within what float64 rounding of the sums
+    leaves, var ≤ n·ε·var + (n·|mean|·ε)², so a feature of any scale that varies at all keeps its spread. Dividing a
+    constant feature by a floor instead (say 10⁻⁶) sends any later row that differs in it to ~10⁶ standard
+    deviations, where a model's densities overflow and its anomaly scores become NaN: an unused pixel of
     scikit-learn's digits is such a feature.
 
     Parameters
@@ -27,6 +26,7 @@ def standardization(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``(center, scale)``, each the shape of one row, in ``rows``' dtype.
     """
     center = rows.mean(0, dtype=np.float64)
-    std = rows.std(0, dtype=np.float64)
-    constant = std <= CONSTANT_TOLERANCE * np.maximum(1.0, np.abs(center))
-    return center.astype(rows.dtype), np.where(constant, 1.0, std).astype(rows.dtype)
+    var = rows.var(0, dtype=np.float64)
+    n, eps = rows.shape[0], np.finfo(np.float64).eps
+    constant = var <= n * eps * var + (n * np.abs(center) * eps) ** 2
+    return center.astype(rows.dtype), np.where(constant, 1.0, np.sqrt(var)).astype(rows.dtype)

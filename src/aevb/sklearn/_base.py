@@ -47,7 +47,7 @@ VALIDATION_EVERY = 50
 PATIENCE_STEPS = 1000
 """Early stopping ends the search after this many optimizer steps without a better held-out ELBO."""
 VALIDATION_SAMPLES = 10
-"""Posterior samples per held-out row of the early-stopping ELBO (estimator B: the KL is analytic)."""
+"""Posterior samples per held-out row of the early-stopping ELBO (``aevb.evaluate``'s test ELBO)."""
 ESTIMATOR_FILE = "estimator.json"
 """Name of the file, in the folder ``save`` writes, that holds the estimator's parameters and fitted values."""
 
@@ -276,6 +276,13 @@ class VAEEstimatorBase(BaseEstimator):
         ValueError
             If ``X`` has fewer than 2 samples, or ``standardize`` is not ``"auto"``, True or False.
         """
+        if self.early_stopping not in (True, False):
+            raise ValueError(f"early_stopping must be True or False, got {self.early_stopping!r}")
+        if self.early_stopping:  # checked before fit changes anything
+            if not 0 < self.validation_fraction < 1:
+                raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+            if not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
+                raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
         array = self._check_input(X, reset=True)
         if check is not None:
             check(array)
@@ -377,12 +384,10 @@ class VAEEstimatorBase(BaseEstimator):
         Raises
         ------
         ValueError
-            If ``validation_fraction`` is not in (0, 1), ``max_steps`` < 1, or a part would have fewer than 2 rows.
+            If a part would have fewer than 2 rows, or the held-out ELBO was never finite.
+        KeyboardInterrupt
+            If the search was interrupted (Ctrl-C).
         """
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
-        if not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
         n_held = round(self.validation_fraction * x.shape[0])
         if n_held < 2 or x.shape[0] - n_held < 2:
             raise ValueError(
@@ -390,10 +395,17 @@ class VAEEstimatorBase(BaseEstimator):
                 f"{n_held}; both the held-out and the training part need at least 2 rows"
             )
         order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-        hook = EarlyStopping(PATIENCE_STEPS)
-        self._train(x[order[n_held:]], model_config, seed, held_out=x[order[:n_held]], hook=hook)
+        hook = EarlyStopping(PATIENCE_STEPS, keep_state=False)
+        _, result = self._train(x[order[n_held:]], model_config, seed, held_out=x[order[:n_held]], hook=hook)
+        if result.interrupted:
+            raise KeyboardInterrupt("early stopping's search was interrupted; nothing was fitted")
         self.validation_elbo_ = [[step, elbo] for step, elbo in hook.curve]
-        return max(1, hook.best_step)
+        if not hook.best_step:
+            raise ValueError(
+                f"early_stopping: the held-out ELBO was never finite ({[e for _, e in hook.curve][:5]} at the first "
+                "evaluations): the model diverged; try a lower lr, or early_stopping=False"
+            )
+        return hook.best_step
 
     @property
     def device_(self) -> torch.device:

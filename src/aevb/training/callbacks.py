@@ -143,21 +143,24 @@ def default_callbacks(config: TrainConfig) -> list[Hooks]:
 
 
 class EarlyStopping(Hooks):
-    """Early stopping on the held-out ELBO: keeps the weights of the best evaluation of ``test_elbo`` and ends training
-    when ``patience_steps`` optimizer steps have passed without a better one.
+    """Early stopping on the held-out ELBO: ends training when ``patience_steps`` optimizer steps have passed without
+    a better ``test_elbo`` than the best so far, and records which step that best was.
 
     The trainer evaluates the held-out ELBO every ``eval_every`` epochs (its ``test`` data); this hook reads that
-    record. After training, ``best_step`` is the step count of the best evaluation, ``state`` its weights, and
-    ``curve`` every evaluation as ``(step, elbo)``, nats per datapoint, higher is better.
+    record. After training, ``best_step`` is the step count of the best evaluation (0 if none was finite), ``state``
+    a copy of its weights (with ``keep_state``; the model itself keeps training's last weights), and ``curve`` every
+    evaluation as ``(step, elbo)``, nats per datapoint, higher is better.
 
     Parameters
     ----------
     patience_steps : int
         Optimizer steps without a better held-out ELBO after which training ends.
+    keep_state : bool, default True
+        Copy the weights at each new best (to load them afterwards); False when only the step count is wanted.
     """
 
-    def __init__(self, patience_steps: int) -> None:
-        self.patience_steps = patience_steps
+    def __init__(self, patience_steps: int, keep_state: bool = True) -> None:
+        self.patience_steps, self.keep_state = patience_steps, keep_state
         self.best, self.best_step = -math.inf, 0
         self.state: dict[str, torch.Tensor] | None = None
         self.curve: list[tuple[int, float]] = []
@@ -168,6 +171,7 @@ class EarlyStopping(Hooks):
         self.curve.append((run.step, record["test_elbo"]))
         if record["test_elbo"] > self.best:
             self.best, self.best_step = record["test_elbo"], run.step
-            self.state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+            if self.keep_state:
+                self.state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
         elif run.step - self.best_step >= self.patience_steps:
             run.finished = True

@@ -208,7 +208,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.writer = None
         self.stop_requested = False
-        self.finished = False  # set by an epoch-end hook (early stopping): this epoch is the last
+        # Set by an epoch-end hook (early stopping): no epoch follows, and this one is checkpointed as the last. One
+        # process only (it is not reduced across torchrun's ranks, nor saved in checkpoints).
+        self.finished = False
         # Epoch-end hooks (aevb.training.callbacks): extra metrics and pictures; they may add keys to the record.
         self.callbacks = [*default_callbacks(config), *(callbacks or [])]
         # The update rule (--method): AEVB's SGVB step, Wake-Sleep or MCEM; it may add state and rename logged keys.
@@ -345,7 +347,8 @@ class Trainer:
 
     def _add_to_epoch(self, total: torch.Tensor) -> None:
         """Add one step's bound sum to the epoch's, on the device (read later by ``_read_epoch_sum``)."""
-        total = torch.as_tensor(total, device=self.device).detach().double()
+        # A copy, never the step's own output: a CUDA-graph replay (compile_mode = "reduce-overhead") overwrites that.
+        total = torch.as_tensor(total, device=self.device).detach().to(torch.float64, copy=True)
         if self._pending is None:
             self._pending, self._pending_from = total, self.step
         else:
