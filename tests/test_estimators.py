@@ -165,3 +165,15 @@ def test_gaussian_likelihoods_variance_is_capped_below_float32_overflow():
     expected = torch.sqrt(1e-4 + torch.exp(torch.tensor([0.5, MAX_LOG_VARIANCE, 2.0])))
     torch.testing.assert_close(p.base_dist.scale[0], expected)
     assert torch.isfinite(p.log_prob(torch.tensor([[0.3, 1e6, -2.0]]))).all()
+
+
+def test_posterior_variance_is_kept_inside_float32():
+    # An input ~170 sd out drove log σ² to -112 on scikit-learn's digits: σ² underflowed to 0 and log q was NaN.
+    from aevb.posteriors import LOG_VARIANCE_RANGE, FullCovarianceGaussian
+
+    z = torch.tensor([[0.1, -0.2]])
+    q = DiagonalGaussian(2)(torch.tensor([[0.0, 0.0, -300.0, 0.3]]))
+    torch.testing.assert_close(q.base_dist.scale, torch.exp(0.5 * torch.tensor([[LOG_VARIANCE_RANGE[0], 0.3]])))
+    assert torch.isfinite(q.log_prob(z)).all() and q.base_dist.scale[0, 1] == math.exp(0.15)  # ordinary: unchanged
+    full = FullCovarianceGaussian(2)(torch.tensor([[0.0, 0.0, -300.0, 0.1, 0.5]]))
+    assert torch.isfinite(full.log_prob(z)).all() and full.scale_tril[0, 0, 0] > 0

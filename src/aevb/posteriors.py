@@ -13,10 +13,17 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 from aevb import kl as _kl  # noqa: F401  (registers the full-covariance KL for estimator B)
 from aevb.registry import POSTERIORS
 
+LOG_VARIANCE_RANGE = (-60.0, 60.0)
+"""The posterior's log σ² is clamped to this range (σ from 9·10⁻¹⁴ to 10¹³): below it σ² underflows float32 to 0 and
+log q(z|x) is NaN (an input ~170 standard deviations out drove log σ² to −112 on scikit-learn's digits); no trained
+posterior of ordinary data comes near either end."""
+
 
 @POSTERIORS.register("diagonal")
 class DiagonalGaussian(nn.Module):
     """q_φ(z|x) = N(z; μ, diag σ²) with the network giving (μ, log σ²) (Kingma & Welling 2014, App. C.2).
+
+    log σ² is clamped to ``LOG_VARIANCE_RANGE``, where σ² neither underflows nor overflows float32.
 
     Sampling is reparameterized: z = μ + σ ⊙ ε, ε ~ N(0, I) (``rsample``).
     """
@@ -32,7 +39,7 @@ class DiagonalGaussian(nn.Module):
     def forward(self, raw: torch.Tensor) -> Distribution:
         # Densities are accumulated in fp32 even when the network runs in bf16.
         loc, log_var = raw.float().chunk(2, dim=-1)
-        return Independent(Normal(loc, torch.exp(0.5 * log_var), validate_args=False), 1)
+        return Independent(Normal(loc, torch.exp(0.5 * log_var.clamp(*LOG_VARIANCE_RANGE)), validate_args=False), 1)
 
 
 @POSTERIORS.register("full")
@@ -60,7 +67,8 @@ class FullCovarianceGaussian(nn.Module):
         """L = L_mask ⊙ L′ + diag(σ), ``[..., d, d]``."""
         d = self.latent_dim
         strict = lower.new_zeros(*lower.shape[:-1], d * d).index_copy(-1, self.lower_index, lower)
-        return strict.unflatten(-1, (d, d)) + torch.diag_embed(torch.exp(log_sigma))
+        low, high = (0.5 * bound for bound in LOG_VARIANCE_RANGE)  # log σ = log σ² / 2
+        return strict.unflatten(-1, (d, d)) + torch.diag_embed(torch.exp(log_sigma.clamp(low, high)))
 
     def forward(self, raw: torch.Tensor) -> Distribution:
         d = self.latent_dim
