@@ -127,23 +127,41 @@ def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndar
     return scores
 
 
-def run(out: Path, shard: int, shards: int) -> None:
+Detect = Callable[[np.ndarray, np.ndarray, int], dict[str, np.ndarray]]
+
+
+def run(out: Path, shard: int, shards: int, detect: Detect = _detect, first: int = 0) -> None:
+    """Every task of shard ``shard`` of ``shards`` (from task index ``first``): each seed's split scored by
+    ``detect`` (``{candidate: anomaly scores}``; a ``"best step"`` entry is recorded as it is), AUROCs to ``out``."""
     lines = ["table,normal,seed,candidate,auroc"]
     for i, (name, normal) in enumerate(tasks()):
-        if i % shards != shard:
+        if i % shards != shard or i < first:
             continue
         x, y = TABLES[name][0]()
         labels = {c: k for k, c in enumerate(np.unique(y))}
         codes = np.array([labels[c] for c in y])
         for seed in SEEDS:
             train, test, anomalous = table_split(x, codes, labels[normal], seed)
-            for candidate, s in _detect(train, test, seed).items():
+            found = detect(train, test, seed)
+            if "best step" in found:
+                lines.append(f'"{name}","{normal}",{seed},best step,{found.pop("best step")[0]:.0f}')
+            for candidate, s in found.items():
                 if not np.isfinite(s).all():  # counted as most anomalous, and said
                     print(f"{name} {normal} {seed} {candidate}: {(~np.isfinite(s)).sum()} non-finite", flush=True)
                     s = np.nan_to_num(s, nan=np.inf).clip(max=np.finfo(np.float64).max)
                 lines.append(f'"{name}","{normal}",{seed},{candidate},{roc_auc_score(anomalous, s):.4f}')
             out.write_text("\n".join(lines) + "\n")
         print(name, normal, flush=True)
+
+
+def main(detect: Detect = _detect) -> None:
+    """``OUT.csv [--shard i/n] [--from TASK]``, one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    i, n = (int(v) for v in (sys.argv[3].split("/") if "--shard" in sys.argv else ("0", "1")))
+    first = int(sys.argv[sys.argv.index("--from") + 1]) if "--from" in sys.argv else 0
+    run(Path(sys.argv[1]), i, n, detect, first)
 
 
 def summary(paths: list[Path]) -> None:
@@ -166,5 +184,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--summary":
         summary([Path(p) for p in sys.argv[2:]])
     else:
-        i, n = (int(v) for v in (sys.argv[3].split("/") if "--shard" in sys.argv else ("0", "1")))
-        run(Path(sys.argv[1]), i, n)
+        main()

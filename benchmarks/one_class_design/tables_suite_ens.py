@@ -19,17 +19,13 @@ the rest of each shard ran with ``--from 40`` and ``--from 41``; rounds 1-2 neve
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
-from tables_suite import SEEDS, TABLES, tasks
+from tables_suite import main
 from tables_suite_es import HOLDOUT, MAX_STEPS, KeepBest, _fit
 
 from aevb.data.scaling import standardization
-from aevb.reproduce.one_class import table_split
 from aevb.scoring import score
 
 MEMBERS = 5
@@ -54,24 +50,5 @@ def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndar
     return {"aevb es-refit x5 nll": mixture.numpy(), "aevb es-refit x5 mean nll": stacked.mean(0).numpy()}
 
 
-def run(out: Path, shard: int, shards: int, first: int = 0) -> None:
-    lines = ["table,normal,seed,candidate,auroc"]
-    for i, (name, normal) in enumerate(tasks()):
-        if i % shards != shard or i < first:
-            continue
-        x, y = TABLES[name][0]()
-        labels = {c: k for k, c in enumerate(np.unique(y))}
-        codes = np.array([labels[c] for c in y])
-        for seed in SEEDS:
-            train, test, anomalous = table_split(x, codes, labels[normal], seed)
-            for candidate, s in _detect(train, test, seed).items():
-                s = np.nan_to_num(s, nan=np.inf).clip(max=np.finfo(np.float64).max)
-                lines.append(f'"{name}","{normal}",{seed},{candidate},{roc_auc_score(anomalous, s):.4f}')
-            out.write_text("\n".join(lines) + "\n")
-        print(name, normal, flush=True)
-
-
 if __name__ == "__main__":
-    torch.set_num_threads(1)
-    i, n = (int(v) for v in (sys.argv[3].split("/") if "--shard" in sys.argv else ("0", "1")))
-    run(Path(sys.argv[1]), i, n, int(sys.argv[sys.argv.index("--from") + 1]) if "--from" in sys.argv else 0)
+    main(_detect)

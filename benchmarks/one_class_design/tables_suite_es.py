@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
-from tables_suite import SEEDS, TABLES, tasks
+from tables_suite import main
 
 from aevb import ModelConfig, TrainConfig, build_model
 from aevb.data import TensorData
 from aevb.data.scaling import standardization
-from aevb.reproduce.one_class import table_split
 from aevb.scoring import score
 from aevb.training.hooks import Hooks
 from aevb.training.trainer import Trainer
@@ -92,26 +88,5 @@ def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndar
     return out
 
 
-def run(out: Path, shard: int, shards: int) -> None:
-    lines = ["table,normal,seed,candidate,auroc"]
-    for i, (name, normal) in enumerate(tasks()):
-        if i % shards != shard:
-            continue
-        x, y = TABLES[name][0]()
-        labels = {c: k for k, c in enumerate(np.unique(y))}
-        codes = np.array([labels[c] for c in y])
-        for seed in SEEDS:
-            train, test, anomalous = table_split(x, codes, labels[normal], seed)
-            found = _detect(train, test, seed)
-            lines.append(f'"{name}","{normal}",{seed},best step,{found.pop("best step")[0]:.0f}')
-            for candidate, s in found.items():
-                s = np.nan_to_num(s, nan=np.inf).clip(max=np.finfo(np.float64).max)
-                lines.append(f'"{name}","{normal}",{seed},{candidate},{roc_auc_score(anomalous, s):.4f}')
-            out.write_text("\n".join(lines) + "\n")
-        print(name, normal, flush=True)
-
-
 if __name__ == "__main__":
-    torch.set_num_threads(1)
-    i, n = (int(v) for v in (sys.argv[3].split("/") if "--shard" in sys.argv else ("0", "1")))
-    run(Path(sys.argv[1]), i, n)
+    main(_detect)
