@@ -23,27 +23,18 @@ import math
 import numpy as np
 import torch
 from tables_suite import main
-from tables_suite_es import HOLDOUT, MAX_STEPS, KeepBest, _fit
+from tables_suite_es import _fit, refit_epochs, search
 
-from aevb.data.scaling import standardization
 from aevb.scoring import score
 
 MEMBERS = 5
 
 
 def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    center, scale = standardization(train)
-    x, xt = torch.from_numpy((train - center) / scale), torch.from_numpy((test - center) / scale)
-    order = np.random.default_rng(seed + 1000).permutation(len(x))
-    n_hold = max(2, round(HOLDOUT * len(x)))
-    fit_rows, hold_rows = x[order[n_hold:]], x[order[:n_hold]]
-    per_epoch = math.ceil(len(fit_rows) / min(100, len(fit_rows)))
-    hook = KeepBest(per_epoch)
-    _fit(fit_rows, seed, math.ceil(MAX_STEPS / per_epoch), hold_rows, hook)
-    per_epoch_all = math.ceil(len(x) / min(100, len(x)))
+    x, xt, hook, _ = search(train, test, seed)
     nll = []
     for member in range(MEMBERS):
-        model = _fit(x, seed + member, max(1, round(hook.best_step / per_epoch_all)))
+        model = _fit(x, seed + member, refit_epochs(x, hook))
         nll.append(score(model.eval(), xt, ["nll"], seed=seed).pop("nll").double())
     stacked = torch.stack(nll)
     mixture = -(torch.logsumexp(-stacked, 0) - math.log(MEMBERS))

@@ -70,7 +70,10 @@ def _fit(x: torch.Tensor, seed: int, epochs: int, test: torch.Tensor | None = No
     return model
 
 
-def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+def search(train: np.ndarray, test: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor, KeepBest, Any]:
+    """The search: standardized rows, the held-out split, up to MAX_STEPS with the held-out ELBO watched.
+
+    Returns (training rows, test rows, the hook with the best step and its weights, the searched model)."""
     center, scale = standardization(train)  # the estimator's standardization (again: a no-op after table_split's)
     x, xt = torch.from_numpy((train - center) / scale), torch.from_numpy((test - center) / scale)
     order = np.random.default_rng(seed + 1000).permutation(len(x))
@@ -79,10 +82,19 @@ def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndar
     per_epoch = math.ceil(len(fit_rows) / min(100, len(fit_rows)))
     hook = KeepBest(per_epoch)
     model = _fit(fit_rows, seed, math.ceil(MAX_STEPS / per_epoch), hold_rows, hook)
+    return x, xt, hook, model
+
+
+def refit_epochs(x: torch.Tensor, hook: KeepBest) -> int:
+    """Epochs on all the rows that take about the best evaluation's steps."""
+    return max(1, round(hook.best_step / math.ceil(len(x) / min(100, len(x)))))
+
+
+def _detect(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    x, xt, hook, model = search(train, test, seed)
     model.load_state_dict(hook.state)
     out = {f"aevb es {k}": v.numpy() for k, v in score(model.eval(), xt, ["nll", "elbo"], seed=seed).items()}
-    per_epoch_all = math.ceil(len(x) / min(100, len(x)))
-    refit = _fit(x, seed, max(1, round(hook.best_step / per_epoch_all)))
+    refit = _fit(x, seed, refit_epochs(x, hook))
     out |= {f"aevb es-refit {k}": v.numpy() for k, v in score(refit.eval(), xt, ["nll", "elbo"], seed=seed).items()}
     out["best step"] = np.full(len(test), float(hook.best_step))
     return out
