@@ -18,7 +18,6 @@ remedy and needs no anomalies. Candidates (same tasks, splits and seeds as round
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -30,24 +29,11 @@ from aevb import ModelConfig, TrainConfig, build_model
 from aevb.data import TensorData
 from aevb.data.scaling import standardization
 from aevb.scoring import score
+from aevb.training.callbacks import EarlyStopping
 from aevb.training.hooks import Hooks
 from aevb.training.trainer import Trainer
 
 MAX_STEPS, EVERY_STEPS, PATIENCE_STEPS, HOLDOUT = 4000, 50, 1000, 0.2
-
-
-class KeepBest(Hooks):
-    def __init__(self, steps_per_epoch: int) -> None:
-        self.best, self.state, self.best_step, self.steps_per_epoch = -math.inf, None, 0, steps_per_epoch
-
-    def on_epoch_end(self, run: Any, record: dict) -> None:
-        if "test_elbo" not in record:
-            return
-        if record["test_elbo"] > self.best:
-            self.best, self.best_step = record["test_elbo"], run.step
-            self.state = copy.deepcopy(run.model.state_dict())
-        elif run.step - self.best_step >= PATIENCE_STEPS:
-            run.stop_requested = True
 
 
 def _config(seed: int, epochs: int, batch: int, every: int) -> TrainConfig:
@@ -70,7 +56,7 @@ def _fit(x: torch.Tensor, seed: int, epochs: int, test: torch.Tensor | None = No
     return model
 
 
-def search(train: np.ndarray, test: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor, KeepBest, Any]:
+def search(train: np.ndarray, test: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor, EarlyStopping, Any]:
     """The search: standardized rows, the held-out split, up to MAX_STEPS with the held-out ELBO watched.
 
     Returns (training rows, test rows, the hook with the best step and its weights, the searched model)."""
@@ -80,12 +66,12 @@ def search(train: np.ndarray, test: np.ndarray, seed: int) -> tuple[torch.Tensor
     n_hold = max(2, round(HOLDOUT * len(x)))
     fit_rows, hold_rows = x[order[n_hold:]], x[order[:n_hold]]
     per_epoch = math.ceil(len(fit_rows) / min(100, len(fit_rows)))
-    hook = KeepBest(per_epoch)
+    hook = EarlyStopping(PATIENCE_STEPS)  # the library's hook: the best step and its weights
     model = _fit(fit_rows, seed, math.ceil(MAX_STEPS / per_epoch), hold_rows, hook)
     return x, xt, hook, model
 
 
-def refit_epochs(x: torch.Tensor, hook: KeepBest) -> int:
+def refit_epochs(x: torch.Tensor, hook: EarlyStopping) -> int:
     """Epochs on all the rows that take about the best evaluation's steps."""
     return max(1, round(hook.best_step / math.ceil(len(x) / min(100, len(x)))))
 

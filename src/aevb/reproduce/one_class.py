@@ -284,13 +284,13 @@ def run_tables(opts: Options, out: Path) -> Path:
     if unknown:
         raise ConfigError(f"one-class-tabular knows the tables {', '.join(TABLES)}; got {', '.join(unknown)}")
     epochs = opts.epochs or 100  # tables are small: ~10 steps per epoch
+    extra = {"aevb early stopping": _aevb_early_stopping}  # tables only (a second, longer training)
     seeds = opts.seeds or TABLE_SEEDS
     rows = []
     for table in tables:
         x, y = _table(table)
         for seed in range(opts.seed, opts.seed + seeds):
             train, test, anomalous = table_split(x, y, 0, seed)
-            extra = {"aevb early stopping": _aevb_early_stopping}
             found, _ = _evaluate(train, test, anomalous, seed, epochs, opts, f"{table} {seed}", extra)
             rows += [{"table": table, "seed": seed, **r} for r in found]
     write_csv(out / "one_class_tabular.csv", rows)

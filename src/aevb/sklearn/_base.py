@@ -39,7 +39,7 @@ from aevb.io import load_model, model_from_bytes, model_meta, model_to_bytes, sa
 from aevb.models import build_model
 from aevb.runtime import module_device, resolve_device
 from aevb.training.callbacks import EarlyStopping
-from aevb.training.trainer import Trainer
+from aevb.training.trainer import FitResult, Trainer
 from aevb.version import __version__
 
 VALIDATION_EVERY = 50
@@ -307,10 +307,9 @@ class VAEEstimatorBase(BaseEstimator):
             arch=self.arch,
             posterior=self.posterior,
         )
-        self.n_steps_, self.validation_elbo_ = None, None
-        if self.early_stopping:
-            self.n_steps_ = self._search_steps(x, model_config, seed)
-        model, result = self._train(x, model_config, seed, steps=self.n_steps_)
+        self.validation_elbo_ = None  # _search_steps sets it
+        steps = self._search_steps(x, model_config, seed) if self.early_stopping else None
+        model, result = self._train(x, model_config, seed, steps=steps)
         self.model_ = model.eval()
         self.train_bound_ = [record["train_bound"] for record in result.history]
         self.n_steps_ = result.step
@@ -346,7 +345,7 @@ class VAEEstimatorBase(BaseEstimator):
         steps: int | None = None,
         held_out: torch.Tensor | None = None,
         hook: EarlyStopping | None = None,
-    ) -> tuple[torch.nn.Module, Any]:
+    ) -> tuple[torch.nn.Module, FitResult]:
         """Train a fresh model on ``x``: ``epochs`` passes, or ``steps`` optimizer steps.
 
         With ``held_out`` and ``hook``: at most ``max_steps`` steps, the held-out ELBO evaluated about every
