@@ -80,20 +80,32 @@ def test_export_leaves_the_callers_model_as_it_was(tmp_path, device):
     assert model.training and next(model.parameters()).device.type == device
 
 
-def test_tf32_switches_cudas_matmul_and_conv_precision_for_the_block_only():
-    """precision="tf32" sets CUDA's fp32 matmuls and convolutions to TF32 inside the block and restores them after; on
-    a CPU, which has no TF32 units, it is fp32 (the same numbers)."""
+def test_tf32_and_fp32_set_cudas_matmul_and_conv_precision_for_the_block_only():
+    """precision="tf32" puts CUDA's fp32 matmuls and convolutions on TF32 inside the block, "fp32" keeps both in IEEE
+    fp32 (torch's default runs cuDNN convolutions on TF32), and the previous settings come back after it. The settings
+    stay readable through torch's older API, which the compiler calls (the newer per-backend one alone made
+    ``get_float32_matmul_precision`` raise "mix of the legacy and new APIs"). On a CPU, with no TF32 units, nothing
+    changes: the same numbers."""
     from aevb.evaluation import evaluate
-    from aevb.runtime import autocast
+    from aevb.runtime import fp32_arithmetic
     from tests.conftest import toy_binary
 
     matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
-    before = matmul.fp32_precision, conv.fp32_precision
-    with autocast(torch.device("cuda"), "tf32"):
+
+    def settings() -> tuple:  # as torch's older API reads them (its newer one may say "ieee" for "none": both fp32)
+        return torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32, conv.fp32_precision
+
+    before = settings()
+    with fp32_arithmetic(torch.device("cuda"), "tf32"):
         assert (matmul.fp32_precision, conv.fp32_precision) == ("tf32", "tf32")
-    assert (matmul.fp32_precision, conv.fp32_precision) == before
-    with autocast(torch.device("cpu"), "tf32"):
-        assert (matmul.fp32_precision, conv.fp32_precision) == before
+        assert torch.get_float32_matmul_precision() == "high" and torch.backends.cudnn.allow_tf32
+    with fp32_arithmetic(torch.device("cuda"), "fp32"):
+        assert matmul.fp32_precision == "ieee" and not torch.backends.cudnn.allow_tf32
+        assert torch.get_float32_matmul_precision() == "highest"
+    assert settings() == before
+    for precision in ("tf32", "fp32"):
+        with fp32_arithmetic(torch.device("cpu"), precision):
+            assert settings() == before
     model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (1, 6, 6))
     x = toy_binary(40).x
     fp32 = evaluate(model, x, nll_samples=10, seed=0)
@@ -123,3 +135,46 @@ def test_evaluate_gives_the_model_back_in_its_mode_when_a_batch_fails():
     with pytest.raises(RuntimeError, match="out of memory"):
         evaluate(model, torch.rand(3, 4))
     assert model.training
+
+
+def test_an_estimator_saved_on_a_gpu_loads_where_that_gpu_is_missing(monkeypatch):
+    """`device` names a GPU this machine lacks: no CUDA at all → the CPU; fewer GPUs than its index → the current
+    GPU. Each with a warning naming the device, never torch's raw "invalid device ordinal"."""
+    from aevb.sklearn._base import _available
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="'cuda:3'.*CUDA is not available: loading on the CPU"):
+        assert _available("cuda:3") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.warns(UserWarning, match=r"'cuda:3'.*has 2 GPU\(s\): loading on the current one"):
+        assert _available("cuda:3") == torch.device("cuda")
+    assert _available("cuda:1") == torch.device("cuda:1")
+    assert _available("cpu") == torch.device("cpu")
+
+
+def test_building_a_seeded_model_leaves_the_gpus_random_streams_alone(monkeypatch):
+    """The weights are drawn on the CPU from its seeded generator; reseeding every CUDA generator too (what
+    torch.manual_seed does) would reset a user's GPU stream, which the CPU-only fork does not restore."""
+    reseeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: reseeded.append(seed))
+    state = torch.get_rng_state()
+    a = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,), seed=3)
+    b = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,), seed=3)
+    assert reseeded == [] and torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: on a CPU the data are always where the model is")
+def test_training_data_already_on_the_gpu_stay_there():
+    """A user's tensors already on the GPU are used in place (no placement decision, no copy to the CPU)."""
+    from aevb import TrainConfig
+    from aevb.data import TensorData
+    from aevb.training.trainer import Trainer
+
+    x = (torch.rand(64, 36, device="cuda") > 0.5).float()
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (36,), seed=0)
+    config = TrainConfig(device="cuda", epochs=1, batch_size=16, progress=False, picture_epochs=[], terms_points=0)
+    trainer = Trainer(model, TensorData(x, None, name="array"), config)
+    assert trainer.resident and trainer.x.data_ptr() == x.data_ptr()
+    trainer.fit()

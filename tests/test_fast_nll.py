@@ -6,6 +6,7 @@ import math
 import shutil
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -242,6 +243,21 @@ def test_a_compiler_failure_falls_back_to_eager_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="torch.compile is unavailable here"):
         fallback = log_likelihood(model, x, 5, compile=True)
     torch.testing.assert_close(fallback, eager)
+
+
+def test_out_of_memory_in_a_compiled_chunk_is_not_taken_for_a_compiler_failure(monkeypatch):
+    """The same chunk run eager would not fit either: the error reaches the caller, with no "compile is unavailable"."""
+    import aevb.inference.importance as importance
+
+    def out_of_memory(*args, **kw):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(importance, "_compiled_chunk", lambda: out_of_memory)
+    model = build_model(ModelConfig(latent_dim=3, hidden=[16]), (1, 4, 4)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback warning would fail here first
+        with pytest.raises(torch.OutOfMemoryError):
+            log_likelihood(model, torch.rand(6, 1, 4, 4), 5, compile=True)
 
 
 @pytest.mark.parametrize("k", [0, -3, 2.5, True])

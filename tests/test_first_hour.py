@@ -52,7 +52,11 @@ def test_readme_python_quickstart_is_repeatable(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()
     out_a, out_b = _python_quickstart(first), _python_quickstart(second)
-    assert out_a == out_b  # the ELBO and log p(x) it prints
+
+    def printed(out: str) -> list[str]:  # on a GPU, the placement line names the free memory of the moment
+        return [line for line in out.splitlines() if not line.startswith("data: ")]
+
+    assert printed(out_a) == printed(out_b)  # the ELBO and log p(x) it prints
     run = re.search(r'run_dir="([^"]+)"', README).group(1)
     a, b = load_file(first / run / "model.safetensors"), load_file(second / run / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -286,7 +286,8 @@ def test_early_stopping_ends_training_patience_steps_after_the_best_and_keeps_it
     model = build_model(MODEL, data.event_shape, seed=0)
     first = _weights(model)
     hook = EarlyStopping(patience_steps=8)
-    trainer = Trainer(model, data, _cfg(epochs=10, lr=1e-30), test=toy_binary(64, seed=1), callbacks=[hook])
+    config = _cfg(epochs=10, lr=1e-30, device="cpu")  # `first` was copied on the CPU
+    trainer = Trainer(model, data, config, test=toy_binary(64, seed=1), callbacks=[hook])
     result = trainer.fit()
     assert not result.interrupted and trainer.epoch == 3 and result.step == 12
     assert [step for step, _ in hook.curve] == [4, 8, 12] and hook.best_step == 4
@@ -295,7 +296,7 @@ def test_early_stopping_ends_training_patience_steps_after_the_best_and_keeps_it
     # Improving at every evaluation: it runs all 5 epochs, and the best is the last step, whose weights it copied.
     model = build_model(MODEL, data.event_shape, seed=0)
     hook = EarlyStopping(patience_steps=8)
-    trainer = Trainer(model, data, _cfg(epochs=5), test=toy_binary(64, seed=1), callbacks=[hook])
+    trainer = Trainer(model, data, _cfg(epochs=5, device="cpu"), test=toy_binary(64, seed=1), callbacks=[hook])
     trainer.fit()
     elbos = [elbo for _, elbo in hook.curve]
     assert trainer.epoch == 5 and elbos == sorted(elbos) and hook.best_step == trainer.step == 20
@@ -304,8 +305,10 @@ def test_early_stopping_ends_training_patience_steps_after_the_best_and_keeps_it
 
 @pytest.mark.skipif(not shutil.which("c++"), reason="CPU torch.compile needs a C++ compiler")
 def test_reduce_overhead_mode_trains_as_eager_and_needs_compile():
-    # On a CPU inductor skips CUDA graphs, so this checks the plumbing; the GPU check times the graphs themselves.
-    eager, graphs = _trainer(epochs=2), _trainer(epochs=2, compile=True, compile_mode="reduce-overhead")
+    # On a CPU inductor skips CUDA graphs, so this checks the plumbing (on the CPU, also on a machine with a GPU); the
+    # GPU check times the graphs themselves.
+    eager = _trainer(epochs=2, device="cpu")
+    graphs = _trainer(epochs=2, device="cpu", compile=True, compile_mode="reduce-overhead")
     assert graphs.method.graphs is False  # CUDA graphs only on a CUDA device
     eager.fit()
     graphs.fit()

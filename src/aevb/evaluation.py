@@ -20,7 +20,7 @@ from aevb.inference.importance import chunk_pairs, compile_pays, log_likelihood,
 from aevb.inference.latents import LatentStats
 from aevb.inference.marginal import NLL_ESTIMATORS
 from aevb.models.protocols import BoundModel, ClassifyingModel, as_input, is_variational
-from aevb.runtime import autocast, fork_rng, module_device, tune_cpu_allocator
+from aevb.runtime import autocast, fork_rng, fp32_arithmetic, module_device, tune_cpu_allocator
 
 __all__ = ["Evaluation", "chunk_pairs", "evaluate", "log_likelihood", "sample_chunk"]
 
@@ -218,7 +218,7 @@ def evaluate(
         with fork_rng(device):
             if seed is not None:
                 torch.manual_seed(seed)
-            with mixed_precision:
+            with fp32_arithmetic(device, precision), mixed_precision:
                 for start in range(0, x.shape[0], batch_size):
                     xb = x[start : start + batch_size].to(device)
                     cb = None if context is None else context[start : start + batch_size].to(device)

@@ -61,11 +61,39 @@ def to_device(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The arithmetic of the networks for ``precision`` (log-densities and logsumexp stay fp32 in the families).
+    """The autocast of the networks for ``precision``: bf16 for ``"bf16"`` (log-densities and logsumexp stay fp32 in
+    the families), none otherwise. Safe inside a compiled function; :func:`fp32_arithmetic` is its partner outside.
 
-    ``"fp32"``: torch's defaults (a no-op context). ``"bf16"``: bf16 autocast. ``"tf32"``: on CUDA, fp32 matmuls and
-    convolutions on the TF32 tensor cores (fp32 storage, products with a 10-bit mantissa) for the block; elsewhere
-    there are no TF32 units and it is fp32.
+    Parameters
+    ----------
+    device : torch.device
+        Where the networks run.
+    precision : str
+        One of ``aevb.config.PRECISIONS``.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        The context to run the networks' forward pass in.
+
+    Raises
+    ------
+    ConfigError
+        If ``precision`` is not one of ``PRECISIONS``.
+    """
+    _check_precision(precision)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def fp32_arithmetic(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """How CUDA computes fp32 matmuls and convolutions for ``precision``, for the block: on the TF32 tensor cores
+    (fp32 storage, products with a 10-bit mantissa) for ``"tf32"``, in IEEE fp32 otherwise. A no-op off CUDA, which
+    has no TF32 units.
+
+    ``"fp32"`` is IEEE fp32 here although torch's own default runs cuDNN's convolutions on TF32: the results of a run
+    called fp32 then match the CPU's to fp32 rounding. The settings are process-wide flags, so enter this outside
+    compiled code, around forward *and* backward (the trainer enters it around its loop, ``evaluate`` around its
+    batches); the previous settings are restored after the block.
 
     Parameters
     ----------
@@ -84,30 +112,43 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     ConfigError
         If ``precision`` is not one of ``PRECISIONS``.
     """
+    _check_precision(precision)
+    return _tf32(precision == "tf32") if device.type == "cuda" else contextlib.nullcontext()
+
+
+def _check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ConfigError(f"precision = {precision!r} is not allowed; choose one of: {', '.join(PRECISIONS)}")
-    if precision == "tf32":
-        return _tf32() if device.type == "cuda" else contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @contextlib.contextmanager
-def _tf32() -> Iterator[None]:
-    """CUDA's fp32 matmuls and convolutions on TF32 for the block, the previous settings restored after it."""
-    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
-    saved = matmul.fp32_precision, conv.fp32_precision
-    matmul.fp32_precision = conv.fp32_precision = "tf32"
+def _tf32(enabled: bool) -> Iterator[None]:
+    """CUDA's fp32 matmuls and cuDNN's convolutions on TF32 (or not) for the block, the previous settings restored as
+    the older API reads them (the newer one may then say ``"ieee"`` where it said ``"none"``: both are IEEE fp32).
+
+    Through ``torch.set_float32_matmul_precision`` and ``cudnn.allow_tf32``, which keep torch's older and newer
+    settings in step: setting only the newer per-backend ``fp32_precision`` leaves
+    ``torch.get_float32_matmul_precision()`` raising ("mix of the legacy and new APIs"), and the compiler calls it.
+    """
+    cudnn = torch.backends.cudnn
+    saved = torch.get_float32_matmul_precision(), cudnn.allow_tf32
+    torch.set_float32_matmul_precision("high" if enabled else "highest")
+    cudnn.allow_tf32 = enabled
     try:
         yield
     finally:
-        matmul.fp32_precision, conv.fp32_precision = saved
+        torch.set_float32_matmul_precision(saved[0])
+        cudnn.allow_tf32 = saved[1]
 
 
 @contextlib.contextmanager
 def fork_rng(device: torch.device) -> Iterator[None]:
-    """Run the block on a copy of the global random state (and of ``device``'s, for CUDA), restored afterwards, so
-    evaluation and pictures never move a training run's random stream."""
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    """Run the block on a copy of the global random state (and of every CUDA device's, when ``device`` is CUDA),
+    restored afterwards, so evaluation and pictures never move a training run's random stream.
+
+    Every CUDA device, not only ``device``: ``torch.manual_seed`` in the block reseeds them all.
+    """
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if device.type == "cuda" else []):
         yield
 
 

@@ -19,7 +19,7 @@ from torch.distributions import Distribution
 from aevb.errors import ConfigError
 from aevb.models.protocols import BoundModel, ConditionalModel
 from aevb.plots.png import image_shape
-from aevb.runtime import module_device, to_device
+from aevb.runtime import fork_rng, module_device, to_device
 
 
 def _covariance(q: Distribution) -> torch.Tensor:
@@ -144,7 +144,7 @@ class LatentSpace:
         p = self.code.decode(z_, c)
         if not sample:
             return p.mean.float().cpu().numpy()
-        with torch.random.fork_rng(devices=[]):
+        with fork_rng(p.mean.device):  # drawn on the model's device: its generator is the one seeded and restored
             torch.manual_seed(seed)
             return p.sample().float().cpu().numpy()
 

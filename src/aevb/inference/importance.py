@@ -223,6 +223,8 @@ def log_likelihood(
     ------
     ConfigError
         If ``num_samples`` is not a positive integer.
+    torch.OutOfMemoryError
+        If a chunk does not fit the device (also from a compiled chunk: that is no compiler failure to fall back from).
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or num_samples < 1:
         raise ConfigError(
@@ -251,6 +253,8 @@ def log_likelihood(
             k = min(chunk, num_samples - done)
             try:
                 part = run_chunk(model, xb, k, cb, posterior)
+            except torch.OutOfMemoryError:  # not the compiler's failure: the same chunk eager would not fit either
+                raise
             except Exception as err:  # noqa: BLE001 - a compiler failure (no C++ compiler, ...): eager is the same
                 if run_chunk is _chunk_log_weights:
                     raise

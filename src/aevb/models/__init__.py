@@ -98,5 +98,7 @@ def build_model(
     if seed is None:
         return builder(config, tuple(event_shape))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        # The weights are drawn on the CPU: seed its generator alone (torch.manual_seed would also reseed every CUDA
+        # device's, which this fork does not restore, and a user's GPU random stream would be reset).
+        torch.default_generator.manual_seed(seed)
         return builder(config, tuple(event_shape))

@@ -31,6 +31,7 @@ from aevb.reproduce.common import (
     train_run,
     write_csv,
 )
+from aevb.runtime import fork_rng
 from aevb.training.hooks import Hooks, TrainingRun
 
 METHODS_COMPARED = ("aevb", "wake-sleep", "mcem")
@@ -69,7 +70,7 @@ class MarginalProbe(Hooks):
         was_training = model.training
         model.eval()
         try:
-            with torch.random.fork_rng(devices=[trainer.device] if trainer.device.type == "cuda" else []):
+            with fork_rng(trainer.device):
                 torch.manual_seed(self.seed)
                 for split, x in self.x.items():
                     values = self.estimator(model, x.to(trainer.device), self.num_samples, None)

@@ -519,9 +519,10 @@ class VAEEstimatorBase(BaseEstimator):
 
 
 def _available(device: str) -> torch.device:
-    """``device`` resolved, or the CPU (with a warning) when it names CUDA on a machine without it.
+    """``device`` resolved, or the nearest device this machine has (with a warning).
 
-    So an estimator fitted on a GPU loads anywhere.
+    The CPU when ``device`` names CUDA on a machine without it; the current GPU when it names a GPU this machine does
+    not have (``cuda:3`` where there are two). So an estimator fitted on a GPU loads anywhere.
 
     Returns
     -------
@@ -533,7 +534,15 @@ def _available(device: str) -> torch.device:
             f"this estimator was set to device {device!r}, but CUDA is not available: loading on the CPU", stacklevel=3
         )
         return torch.device("cpu")
-    return resolve_device(device)
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        warnings.warn(
+            f"this estimator was set to device {device!r}, but this machine has {torch.cuda.device_count()} GPU(s): "
+            "loading on the current one",
+            stacklevel=3,
+        )
+        return torch.device("cuda")
+    return resolved
 
 
 def _encode(value: Any) -> Any:

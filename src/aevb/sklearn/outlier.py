@@ -36,7 +36,8 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
       training rows' ``score_samples``, so that fraction of the training data is called outliers.
 
     A row's score is a function of that row alone (the posterior noise is drawn once from ``random_state`` and shared
-    by every row: ``aevb.scoring.SharedNoise``), so scores do not depend on the batch or the order of rows.
+    by every row: ``aevb.scoring.SharedNoise``), so scores do not depend on the batch or the order of rows (up to
+    float32 rounding, which on a GPU can vary with the batch's shape: cuBLAS picks its kernels by shape).
 
     The model's parameters (``latent_dim``, ``hidden``, ``activation``, ``likelihood``, ``arch``, ``posterior``) are
     those of ``aevb.ModelConfig``: by default a ``hidden``-wide MLP encoder and decoder around a

@@ -27,7 +27,7 @@ class TrainingRun(Protocol):
     train_data: TensorData
     test_data: TensorData | None
     run_dir: Path | None
-    x: torch.Tensor  # the training set on the device
+    x: torch.Tensor  # the training set: on the device when it fits there (resident), else on the CPU
     x_scale: torch.Tensor | None  # its per-value standard deviations when examples are Gaussians (TensorData.x_scale)
     context: torch.Tensor | None  # its contexts (conditional models), else None
     batch_rows: torch.Tensor | None  # training-set rows of the current minibatch

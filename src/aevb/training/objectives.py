@@ -103,10 +103,13 @@ class M2Objective(Hooks):
         if self.n_labelled == 0:
             raise ConfigError("objective m2 found no labelled training point")
         self.alpha = self.alpha_per_n * self.n
-        self.labelled_x, self.labelled_c = run.x[rows], run.context[rows]
+        # The context lives on the device; the data may not (a set too large to keep there stays on the CPU).
+        # The labelled rows are few, so they are kept on the device either way.
+        host_rows, device = rows.to(run.x.device), rows.device
+        self.labelled_x, self.labelled_c = run.x[host_rows].to(device), run.context[rows]
         # The labelled minibatch gets the per-batch transform the trainer's minibatches get (a fresh draw of M1's
         # posterior for M1+M2 on draws, a Bernoulli draw for dynamically binarized data), from the global RNG.
-        self.labelled_scale = None if run.x_scale is None else run.x_scale[rows]
+        self.labelled_scale = None if run.x_scale is None else run.x_scale[host_rows].to(device)
         self.transform = run.train_data.transform_batch
 
     def _labelled(self, model: M2, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

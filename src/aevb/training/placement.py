@@ -1,5 +1,5 @@
 """Where the training data live: on the accelerator when they fit, so the permutation and the minibatch gather run
-there and no step waits for a host→device copy; else in pinned CPU memory, each minibatch copied asynchronously."""
+there and no step waits for a host→device copy; else in CPU memory, each minibatch pinned and copied asynchronously."""
 
 from __future__ import annotations
 
@@ -23,6 +23,6 @@ def data_placement(nbytes: int, device: torch.device, free: int | None = None) -
     if nbytes <= RESIDENT_SHARE * free:
         return True, f"data: {size} resident on {device} ({free / 1e9:,.1f} GB free): minibatches are gathered there"
     return False, (
-        f"data: {size} is more than {RESIDENT_SHARE:.0%} of the {free / 1e9:,.1f} GB free on {device}: kept in pinned "
-        "CPU memory, each minibatch copied as it is needed"
+        f"data: {size} is more than {RESIDENT_SHARE:.0%} of the {free / 1e9:,.1f} GB free on {device}: kept in CPU "
+        "memory, each minibatch gathered there into pinned memory and copied as it is needed"
     )

@@ -16,6 +16,9 @@ import torch
 from aevb.training.hooks import TrainingRun
 from aevb.training.update import Method
 
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+"""The compile modes that replay the step as CUDA graphs on a GPU (torch.compile's ``max-autotune`` includes them)."""
+
 
 class AEVB(Method):
     def __init__(self, run: TrainingRun) -> None:
@@ -24,7 +27,7 @@ class AEVB(Method):
         self.loss = torch.compile(self._loss, dynamic=False, mode=mode) if run.config.compile else self._loss
         # CUDA graphs reuse their output buffers at each replay: mark each step as a new iteration so the trainer's
         # copy of the last step's bound sum (taken at once, _add_to_epoch) is never read after being overwritten.
-        self.graphs = run.config.compile and mode == "reduce-overhead" and run.device.type == "cuda"
+        self.graphs = run.config.compile and mode in CUDA_GRAPH_MODES and run.device.type == "cuda"
 
     def step(self, xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
         run = self.run

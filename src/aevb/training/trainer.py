@@ -31,7 +31,7 @@ from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
 from aevb.models.protocols import GenerativeModel, is_variational, labels_to_context
-from aevb.runtime import resolve_device, tune_cpu_allocator
+from aevb.runtime import fp32_arithmetic, resolve_device, tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import claim_run_dir, load_checkpoint, save_checkpoint
 from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
@@ -180,7 +180,10 @@ class Trainer:
         )
         self.dist.attach(self.model, self.optimizer)
         nbytes = train.x.nbytes + (0 if train.x_scale is None else train.x_scale.nbytes)
-        self.resident, placement = data_placement(nbytes, self.device)
+        if train.x.device == self.device:  # already there (a user's tensors on the GPU): nothing to decide or copy
+            self.resident, placement = True, ""
+        else:
+            self.resident, placement = data_placement(nbytes, self.device)
         if placement and config.progress and self.dist.is_main:
             print(placement, flush=True)
         self.x = self._place(train.x)
@@ -331,19 +334,35 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------------------
     def _place(self, data: torch.Tensor) -> torch.Tensor:
-        """Training data on the device (resident), or in pinned CPU memory for asynchronous copies.
+        """Training data on the device (resident), or on the CPU, each minibatch copied by ``_batch``.
+
+        The whole set is not pinned: it is too large for the device by then, and page-locking that much host memory
+        can fail or starve the machine; a minibatch gathered from it would not be pinned anyway.
 
         Returns
         -------
         torch.Tensor
-            ``data`` on the device, pinned (for CUDA), or as it is.
+            ``data`` on the device, or on the CPU.
         """
-        if self.resident:
-            return data.to(self.device)
-        return data.pin_memory() if self.device.type == "cuda" else data
+        return data.to(self.device) if self.resident else data.cpu()
 
     def _batch(self, data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return data[idx] if self.resident else data[idx].to(self.device, non_blocking=True)
+        """Rows ``idx`` of ``data`` on the device.
+
+        Gathered there (resident), or gathered on the CPU into pinned memory (torch's host allocator reuses those
+        blocks and keeps each until its copy is done) and copied without waiting.
+
+        Returns
+        -------
+        torch.Tensor
+            The minibatch, on the device.
+        """
+        if self.resident:
+            return data[idx]
+        batch = data[idx]
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()
+        return batch.to(self.device, non_blocking=True)
 
     def _add_to_epoch(self, total: torch.Tensor) -> None:
         """Add one step's bound sum to the epoch's, on the device (read later by ``_read_epoch_sum``)."""
@@ -426,11 +445,13 @@ class Trainer:
             self._open_run_dir()
         cuda = [self.device] if self.device.type == "cuda" else []
         try:
-            with self._defer_sigint(), torch.random.fork_rng(devices=cuda):
+            # fp32_arithmetic: process-wide flags, so set here, outside the compiled step, for forward and backward.
+            with self._defer_sigint(), torch.random.fork_rng(devices=cuda), fp32_arithmetic(self.device, cfg.precision):
                 torch.set_rng_state(self._torch_rng)
                 if cuda:
                     if self._cuda_rng is None:
-                        torch.cuda.manual_seed(self._rng_seed())
+                        with torch.cuda.device(self.device):  # the run's GPU, not whichever is current
+                            torch.cuda.manual_seed(self._rng_seed())
                     else:
                         torch.cuda.set_rng_state(self._cuda_rng, self.device)
                 while self.epoch < cfg.epochs and not (self.stop_requested or self.finished or self._budget_spent()):
