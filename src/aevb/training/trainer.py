@@ -31,7 +31,7 @@ from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
 from aevb.models.protocols import GenerativeModel, is_variational, labels_to_context
-from aevb.runtime import fp32_arithmetic, resolve_device, tune_cpu_allocator
+from aevb.runtime import fp32_arithmetic, module_device, resolve_device, tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import claim_run_dir, load_checkpoint, save_checkpoint
 from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
@@ -180,7 +180,9 @@ class Trainer:
         )
         self.dist.attach(self.model, self.optimizer)
         nbytes = train.x.nbytes + (0 if train.x_scale is None else train.x_scale.nbytes)
-        if train.x.device == self.device:  # already there (a user's tensors on the GPU): nothing to decide or copy
+        # Already there (a user's tensors on the GPU): nothing to decide or copy. The model's device has an index
+        # ("cuda:0") where self.device may not ("cuda"), and a tensor's always has one.
+        if train.x.device == module_device(self.model):
             self.resident, placement = True, ""
         else:
             self.resident, placement = data_placement(nbytes, self.device)
