@@ -8,6 +8,10 @@ also run on CUDA.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 import torch
 
@@ -160,21 +164,81 @@ def test_building_a_seeded_model_leaves_the_gpus_random_streams_alone(monkeypatc
     monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: reseeded.append(seed))
     state = torch.get_rng_state()
     a = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,), seed=3)
-    b = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,), seed=3)
+    b = build_model(ModelConfig(latent_dim=2, hidden=[8]), (4,), seed=np.int64(3))  # any integer, as torch.manual_seed
     assert reseeded == [] and torch.equal(torch.get_rng_state(), state)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: on a CPU the data are always where the model is")
-def test_training_data_already_on_the_gpu_stay_there():
-    """A user's tensors already on the GPU are used in place (no placement decision, no copy to the CPU)."""
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: on a CPU the data are where the model is")
+
+
+def _gpu_trainer(x: torch.Tensor):  # noqa: ANN202
     from aevb import TrainConfig
     from aevb.data import TensorData
     from aevb.training.trainer import Trainer
 
+    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), x.shape[1:], seed=0)
+    config = TrainConfig(device="cuda", epochs=2, batch_size=16, progress=False, picture_epochs=[], terms_points=0)
+    return Trainer(model, TensorData(x, None, name="array"), config)
+
+
+def _not_resident(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aevb.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "data_placement", lambda nbytes, device: (False, "forced: not resident"))
+
+
+@GPU
+def test_training_data_already_on_the_gpu_stay_there(monkeypatch):
+    """A user's tensors already on the GPU are used in place, even where the placement rule would keep a set of their
+    size on the CPU (it used to pin them: a CUDA tensor cannot be pinned)."""
+    _not_resident(monkeypatch)
     x = (torch.rand(64, 36, device="cuda") > 0.5).float()
-    model = build_model(ModelConfig(latent_dim=2, hidden=[8]), (36,), seed=0)
-    config = TrainConfig(device="cuda", epochs=1, batch_size=16, progress=False, picture_epochs=[], terms_points=0)
-    trainer = Trainer(model, TensorData(x, None, name="array"), config)
+    trainer = _gpu_trainer(x)
     assert trainer.resident and trainer.x.data_ptr() == x.data_ptr()
     trainer.fit()
+
+
+@GPU
+def test_minibatches_pinned_and_copied_train_as_resident_data_do(monkeypatch):
+    """The path for data too large for the GPU (gathered on the CPU, pinned, copied without waiting) gives the run
+    the resident path gives, bit for bit."""
+    x = (torch.rand(64, 36, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    resident = _gpu_trainer(x)
+    resident.fit()
+    _not_resident(monkeypatch)
+    copied = _gpu_trainer(x)
+    assert not copied.resident and copied.x.device.type == "cpu" and not copied.x.is_pinned()
+    copied.fit()
+    assert [r["train_bound"] for r in copied.history] == [r["train_bound"] for r in resident.history]
+    assert all(torch.equal(p, q) for p, q in zip(copied.model.parameters(), resident.model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["torch.backends.cuda.matmul.fp32_precision = 'tf32'", "torch.backends.cudnn.conv.fp32_precision = 'ieee'",
+     "torch.backends.fp32_precision = 'ieee'"],
+)  # fmt: skip
+def test_fp32_arithmetic_works_where_the_process_set_torchs_newer_precision_settings(setting):
+    """Once a process sets torch's newer per-backend settings, the older getters raise ("mix of the legacy and new
+    APIs"); fp32_arithmetic then works through the newer ones and restores them (its own process: the state sticks)."""
+    code = f"""
+import torch
+from aevb.runtime import fp32_arithmetic
+matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+{setting}
+try:
+    torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    raise SystemExit("the older getters read this state: the test no longer tests the case it names")
+except RuntimeError:
+    pass
+before = matmul.fp32_precision, conv.fp32_precision
+with fp32_arithmetic(torch.device("cuda"), "tf32"):
+    assert matmul.fp32_precision == conv.fp32_precision == "tf32"
+with fp32_arithmetic(torch.device("cuda"), "fp32"):
+    assert matmul.fp32_precision == conv.fp32_precision == "ieee"
+assert (matmul.fp32_precision, conv.fp32_precision) == before
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr + out.stdout

@@ -164,8 +164,10 @@ def test_score_and_ood_commands(tmp_path, capsys):
     aliased = list(csv.DictReader((tmp_path / "e.csv").read_text().splitlines()))
     assert [(r["index"], r["split"]) for r in aliased] == [(r["index"], "test") for r in held_out]
     whole = {r["index"]: float(r["nll"]) for r in rows}
-    # same rows, same scores (shared noise); to float32 rounding, which on a GPU may vary with the batch's shape
-    assert all(math.isclose(whole[r["index"]], float(r["nll"]), rel_tol=1e-5) for r in held_out)
+    # same rows, same scores (shared noise): exactly on the CPU; on a GPU to float32 rounding, which may vary with the
+    # batch's shape (cuBLAS picks kernels by shape)
+    tolerance = 1e-5 if torch.cuda.is_available() else 0.0
+    assert all(math.isclose(whole[r["index"]], float(r["nll"]), rel_tol=tolerance) for r in held_out)
     capsys.readouterr()
     assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
     summary = json.loads(capsys.readouterr().out)

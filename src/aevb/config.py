@@ -29,8 +29,9 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 """``torch.compile`` modes of the training step; ``reduce-overhead`` replays the step's kernels as CUDA graphs on a GPU
 (small models are launch-bound there); on a CPU it compiles as ``default`` does, since inductor skips CUDA graphs."""
 PRECISIONS = ("fp32", "tf32", "bf16")
-"""Numeric precisions of training and evaluation: bf16 = autocast of the networks; tf32 = CUDA's TF32 tensor cores for
-fp32 matmuls and convolutions (fp32 on a CPU); densities stay fp32 (``aevb.runtime.autocast``)."""
+"""Numeric precisions of training and evaluation: bf16 = autocast of the networks (``aevb.runtime.autocast``); tf32 =
+CUDA's TF32 tensor cores for fp32 matmuls and convolutions, fp32 = IEEE fp32 for both (on a CPU, tf32 is fp32;
+``aevb.runtime.fp32_arithmetic``); densities stay fp32."""
 
 
 ADAM_BETAS = (0.9, 0.999)

@@ -91,9 +91,11 @@ def fp32_arithmetic(device: torch.device, precision: str) -> contextlib.Abstract
     has no TF32 units.
 
     ``"fp32"`` is IEEE fp32 here although torch's own default runs cuDNN's convolutions on TF32: the results of a run
-    called fp32 then match the CPU's to fp32 rounding. The settings are process-wide flags, so enter this outside
-    compiled code, around forward *and* backward (the trainer enters it around its loop, ``evaluate`` around its
-    batches); the previous settings are restored after the block.
+    called fp32 then match the CPU's to fp32 rounding. The settings are process-wide flags (two threads computing at
+    once share them), so enter this outside compiled code, around forward *and* backward (the trainer enters it
+    around its loop, ``evaluate`` and ``aevb.scoring.score`` around their batches); the previous settings are
+    restored after the block. A compiled function called under other settings than it was compiled under is compiled
+    again (dynamo guards on them).
 
     Parameters
     ----------
@@ -131,7 +133,12 @@ def _tf32(enabled: bool) -> Iterator[None]:
     ``torch.get_float32_matmul_precision()`` raising ("mix of the legacy and new APIs"), and the compiler calls it.
     """
     cudnn = torch.backends.cudnn
-    saved = torch.get_float32_matmul_precision(), cudnn.allow_tf32
+    try:
+        saved = torch.get_float32_matmul_precision(), cudnn.allow_tf32
+    except RuntimeError:  # the process set the newer settings itself (the older getters refuse to read them): use those
+        with _tf32_per_backend(enabled):
+            yield
+        return
     torch.set_float32_matmul_precision("high" if enabled else "highest")
     cudnn.allow_tf32 = enabled
     try:
@@ -139,6 +146,18 @@ def _tf32(enabled: bool) -> Iterator[None]:
     finally:
         torch.set_float32_matmul_precision(saved[0])
         cudnn.allow_tf32 = saved[1]
+
+
+@contextlib.contextmanager
+def _tf32_per_backend(enabled: bool) -> Iterator[None]:
+    """``_tf32`` through the newer per-backend settings, for a process that already uses them."""
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    saved = matmul.fp32_precision, conv.fp32_precision
+    matmul.fp32_precision = conv.fp32_precision = "tf32" if enabled else "ieee"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision, conv.fp32_precision = saved
 
 
 @contextlib.contextmanager

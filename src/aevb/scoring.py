@@ -50,7 +50,7 @@ from aevb.names import DEFAULT_SCORE
 from aevb.plots.png import image_shape, shows_as_images, to_images
 from aevb.posteriors import with_shared_noise
 from aevb.registry import Registry
-from aevb.runtime import fork_rng
+from aevb.runtime import fork_rng, fp32_arithmetic
 
 SCORES: Registry = Registry("anomaly score")
 """The anomaly scores: name → ``(model, x [B, ...], context, settings, batch) → score [B]``; higher = more anomalous."""
@@ -550,7 +550,9 @@ def score(
     noise = SharedNoise(seed, model.latent_dim, x.device)
     out: dict[str, list[torch.Tensor]] = {name: [] for name in functions}
     try:
-        with fork_rng(x.device):  # models with draws beyond q(z|x) (a deep VAE's upper layers) use the global RNG
+        # fp32_arithmetic: IEEE fp32 on a GPU too (no TF32 convolutions), so a row's score matches the CPU's.
+        # fork_rng: models with draws beyond q(z|x) (a deep VAE's upper layers) use the global RNG.
+        with fp32_arithmetic(x.device, "fp32"), fork_rng(x.device):
             torch.manual_seed(seed)
             for start in range(0, x.shape[0], settings.batch_size):
                 xb = x[start : start + settings.batch_size]

@@ -82,8 +82,9 @@ def build_model(
     event_shape : Sequence of int
         The shape of one datapoint (``TensorData.event_shape``; ``(C, H, W)`` for images).
     seed : int or None, default None
-        Draw the initial weights from ``torch.manual_seed(seed)`` (the global random state is restored after), so
-        the same config and seed give the same model; None draws them from the global random state.
+        Draw the initial weights from the CPU's generator seeded with ``seed`` (the global random state is restored
+        after; the GPUs' are not touched), so the same config and seed give the same model; None draws them from the
+        global random state.
     data : torch.Tensor or None, default None
         The training inputs that ``"auto"`` settings follow (``data_defaults``); the model's ``config`` records
         what was decided.
@@ -100,5 +101,5 @@ def build_model(
     with torch.random.fork_rng(devices=[]):
         # The weights are drawn on the CPU: seed its generator alone (torch.manual_seed would also reseed every CUDA
         # device's, which this fork does not restore, and a user's GPU random stream would be reset).
-        torch.default_generator.manual_seed(seed)
+        torch.default_generator.manual_seed(int(seed))  # as torch.manual_seed does (NumPy integers too)
         return builder(config, tuple(event_shape))
