@@ -17,6 +17,7 @@ LOG_VARIANCE_RANGE = (-60.0, 60.0)
 """The posterior's log σ² is clamped to this range (σ from 9·10⁻¹⁴ to 10¹³): below it σ² underflows float32 to 0 and
 log q(z|x) is NaN (an input ~170 standard deviations out drove log σ² to −112 on scikit-learn's digits); no trained
 posterior of ordinary data comes near either end."""
+_LOG_SIGMA_RANGE = tuple(0.5 * bound for bound in LOG_VARIANCE_RANGE)  # log σ = log σ² / 2
 
 
 @POSTERIORS.register("diagonal")
@@ -67,8 +68,7 @@ class FullCovarianceGaussian(nn.Module):
         """L = L_mask ⊙ L′ + diag(σ), ``[..., d, d]``."""
         d = self.latent_dim
         strict = lower.new_zeros(*lower.shape[:-1], d * d).index_copy(-1, self.lower_index, lower)
-        low, high = (0.5 * bound for bound in LOG_VARIANCE_RANGE)  # log σ = log σ² / 2
-        return strict.unflatten(-1, (d, d)) + torch.diag_embed(torch.exp(log_sigma.clamp(low, high)))
+        return strict.unflatten(-1, (d, d)) + torch.diag_embed(torch.exp(log_sigma.clamp(*_LOG_SIGMA_RANGE)))
 
     def forward(self, raw: torch.Tensor) -> Distribution:
         d = self.latent_dim

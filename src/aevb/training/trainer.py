@@ -31,7 +31,7 @@ from aevb.errors import ConfigError, DataError, TrainingError
 from aevb.evaluation import evaluate
 from aevb.io import save_model
 from aevb.models.protocols import GenerativeModel, is_variational, labels_to_context
-from aevb.runtime import fp32_arithmetic, module_device, resolve_device, tune_cpu_allocator
+from aevb.runtime import fork_rng, fp32_arithmetic, module_device, resolve_device, tune_cpu_allocator
 from aevb.training.callbacks import default_callbacks
 from aevb.training.checkpoint import claim_run_dir, load_checkpoint, save_checkpoint
 from aevb.training.distributed import RANK_SEED_STRIDE, Distributed
@@ -359,9 +359,9 @@ class Trainer:
         torch.Tensor
             The minibatch, on the device.
         """
-        if self.resident:
-            return data[idx]
         batch = data[idx]
+        if self.resident:
+            return batch
         if self.device.type == "cuda":
             batch = batch.pin_memory()
         return batch.to(self.device, non_blocking=True)
@@ -445,12 +445,11 @@ class Trainer:
         self.model.train()
         if self.run_dir is not None:
             self._open_run_dir()
-        cuda = [self.device] if self.device.type == "cuda" else []
         try:
             # fp32_arithmetic: process-wide flags, so set here, outside the compiled step, for forward and backward.
-            with self._defer_sigint(), torch.random.fork_rng(devices=cuda), fp32_arithmetic(self.device, cfg.precision):
+            with self._defer_sigint(), fork_rng(self.device), fp32_arithmetic(self.device, cfg.precision):
                 torch.set_rng_state(self._torch_rng)
-                if cuda:
+                if self.device.type == "cuda":
                     if self._cuda_rng is None:
                         with torch.cuda.device(self.device):  # the run's GPU, not whichever is current
                             torch.cuda.manual_seed(self._rng_seed())
