@@ -242,3 +242,33 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr + out.stdout
+
+
+def test_a_device_this_process_cannot_use_is_refused_by_name(monkeypatch):
+    """``resolve_device`` (every trainer, run and estimator) names the device asked for and what to use instead,
+    where torch would fail later with "Torch not compiled with CUDA enabled" or "Invalid device string"."""
+    from aevb.errors import ConfigError
+    from aevb.runtime import resolve_device
+
+    with pytest.raises(ConfigError, match="'cuda:x' is not a device name; choose auto, cpu, cuda or cuda:N"):
+        resolve_device("cuda:x")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="'cuda' asks for a GPU, but this process has none .*use device auto"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ConfigError, match=r"'cuda:2': this machine has 2 GPU\(s\), cuda:0 to cuda:1"):
+        resolve_device("cuda:2")
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+
+
+def test_a_setting_that_is_no_number_is_named():
+    from aevb.config import TrainConfig
+    from aevb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lr must be a number > 0, got 'fast'"):
+        TrainConfig(lr="fast")
+    with pytest.raises(ConfigError, match="beta must be a number >= 0, got True"):
+        TrainConfig(beta=True)
+    assert TrainConfig(lr=np.float32(1e-3)).lr == np.float32(1e-3)  # NumPy's numbers are numbers

@@ -54,6 +54,8 @@ def test_probe_command_writes_its_table_and_refuses_unlabelled_data(tmp_path, ca
     assert names == {"VAE posterior mean (3)", "PCA (3)", "raw (36)"} and len(out["rows"]) == 3 * 2 * 2
     assert all(0.0 <= r["error"] <= 1.0 for r in out["rows"])
     assert (tmp_path / "run" / "probe" / "probe.png").is_file() and (tmp_path / "run" / "probe" / "probe.md").is_file()
+    assert main(["probe", run, "--labels", "-1"]) == 2  # named, not NumPy's "expected non-negative integer"
+    assert "--labels takes positive counts of labelled training points, got -1" in capsys.readouterr().err
     np.save(tmp_path / "nolabels.npy", data.x.numpy())
     run2 = str(tmp_path / "run2")
     assert main(["train", "--dataset", str(tmp_path / "nolabels.npy"), "--epochs", "1", "--progress", "false",

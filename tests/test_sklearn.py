@@ -3,6 +3,7 @@ the units of the scores, and PyOD's sign and attributes."""
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import pickletools
@@ -61,11 +62,18 @@ def test_transformer_round_trip_and_pandas(digits):
     pd = pytest.importorskip("pandas")
     x, _ = digits
     frame = pd.DataFrame(x[:300], columns=[f"px{i}" for i in range(64)])
-    vae = VAETransformer(latent_dim=8, hidden=(64,), epochs=60, lr=3e-3, random_state=0).fit(frame)
+    settings = dict(latent_dim=8, hidden=(64,), epochs=60, lr=3e-3, random_state=0)
+    # the same 8 × 8 pixels in [0, 1]: as a plain array, images (a Bernoulli model); with named columns, a table
+    pixels = VAETransformer(**settings).fit(x[:300])
+    assert pixels.images_ and pixels.likelihood_ == "bernoulli"
+    recon = pixels.inverse_transform(pixels.transform(x[:300]))
+    assert recon.min() >= 0 and recon.max() <= 1  # decoder means of a Bernoulli
+    vae = VAETransformer(**settings).fit(frame)
+    assert not vae.images_ and vae.likelihood_ == "gaussian"
     z = vae.transform(frame)
     assert z.shape == (300, 8) and z.dtype == np.float32
     recon = vae.inverse_transform(z)
-    assert recon.shape == (300, 64) and recon.min() >= 0 and recon.max() <= 1  # decoder means of a Bernoulli
+    assert recon.shape == (300, 64)
     assert np.mean((recon - x[:300]) ** 2) < np.mean((x[:300].mean(0) - x[:300]) ** 2)  # beats the mean image
     with pytest.raises(ValueError, match="feature names"):
         vae.transform(frame.rename(columns={"px0": "other"}))
@@ -79,8 +87,15 @@ def test_images_keep_their_shape_and_auto_scores_them_with_the_relative_error(di
     detector = VAEOutlierDetector(**{**FAST, "epochs": 3}, mc_samples=8, regret_steps=5).fit(images)
     assert detector.event_shape_ == (1, 8, 8) and detector.anomaly_score_ == "relerr"
     assert detector.score_samples(images[:7]).shape == (7,)
-    with pytest.raises(ValueError, match=r"fitted on rows of \(1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 8, 8\): give them as \[N, 1, 8, 8\]"):
         detector.score_samples(x[:5].reshape(-1, 1, 4, 16))
+    with pytest.raises(ValueError, match=r"rows of shape \(64,\), but .* images of shape \(1, 8, 8\)"):
+        detector.score_samples(x[:5])  # flat rows: named as such, not as "64 features, expecting 1"
+    # gray images with or without their channel axis are the same rows, whichever way the detector was fitted
+    np.testing.assert_array_equal(detector.score_samples(images[:7, 0]), detector.score_samples(images[:7]))
+    gray = VAEOutlierDetector(**{**FAST, "epochs": 1}, mc_samples=8).fit(images[:, 0])
+    assert gray.event_shape_ == (1, 8, 8)
+    np.testing.assert_array_equal(gray.score_samples(images[:7]), gray.score_samples(images[:7, 0]))
 
 
 def test_outlier_detector_ranks_the_other_class_and_predicts_contamination():
@@ -187,11 +202,16 @@ def test_rows_outside_a_bernoulli_models_support_are_the_most_anomalous(digits):
     assert detector.likelihood_ == "bernoulli"
     rows = x[200:205].copy()
     rows[1, 3] = 1.2
-    with pytest.warns(UserWarning, match="1 row.* outside \\[0, 1\\]"):
+    with pytest.warns(UserWarning, match="1 row.* outside \\[0, 1\\]") as caught:
         scores = detector.anomaly_scores(rows)["nll"]
+    assert caught[0].filename == __file__  # the warning names the caller's line, not one inside aevb
+    with pytest.warns(UserWarning) as caught:
+        detector.predict(rows)  # three aevb frames deeper: still the caller's line
+    assert caught[0].filename == __file__
     assert np.isinf(scores[1]) and np.isfinite(np.delete(scores, 1)).all()
     np.testing.assert_allclose(np.delete(scores, 1), detector.anomaly_scores(np.delete(rows, 1, axis=0))["nll"])
-    assert detector.predict(rows)[1] == -1
+    with pytest.warns(UserWarning):
+        assert detector.predict(rows)[1] == -1
 
 
 def test_a_bad_output_set_after_fitting_is_refused(digits):
@@ -259,7 +279,7 @@ def test_early_stopping_trains_on_every_row_for_the_held_out_elbos_best_step():
 @pytest.mark.parametrize(
     ("params", "rows", "message"),
     [
-        (dict(validation_fraction=1.5), 40, r"validation_fraction must be in \(0, 1\), got 1.5"),
+        (dict(validation_fraction=1.5), 40, r"validation_fraction must be a number in \(0, 1\), got 1.5"),
         (dict(max_steps=0), 40, "max_steps must be a positive integer, got 0"),
         (dict(validation_fraction=0.2), 5, "of 5 rows = 1; both the held-out and the training part need at least 2"),
     ],
@@ -284,3 +304,90 @@ def test_standardization_matches_scikit_learns_standard_scaler():
     np.testing.assert_allclose(scale, reference.scale_, rtol=1e-5)
     np.testing.assert_allclose(center, reference.mean_, rtol=1e-5, atol=1e-12)
     assert scale[2] == scale[3] == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (dict(latent_dim=2.5), "latent_dim must be of type int, got 2.5"),
+        (dict(latent_dim=np.float32(2.5)), "latent_dim must be of type int"),
+        (dict(hidden=(16, "wide")), r"hidden must be of type list, got \(16, 'wide'\)"),
+        (dict(epochs=1.5), "epochs must be of type int, got 1.5"),
+        (dict(batch_size=0), "batch_size must be > 0, got 0"),
+        (dict(lr="fast"), "lr must be of type float, got 'fast'"),
+        (dict(verbose="x"), "verbose must be True or False, got 'x'"),
+        (dict(posterior="point"), "posterior must be one of diagonal, full"),
+        (dict(device="cuda:x"), "device = 'cuda:x' is not allowed; choose auto, cpu, cuda or cuda:N"),
+        (dict(mc_samples=2.5), "mc_samples must be a positive integer, got 2.5"),
+        (dict(mc_samples=0), "mc_samples must be a positive integer, got 0"),
+        (dict(contamination="auto"), r"contamination must be a number in \(0, 0.5\], got 'auto'"),
+    ],
+)
+def test_a_bad_parameter_is_named_before_anything_is_fitted(params, message):
+    """Each refusal names the parameter and what it allows (a ValueError, as scikit-learn's are), before training:
+    not torch's or Python's error from deep inside (``batch_size=0`` was a ZeroDivisionError, ``lr="fast"`` a
+    TypeError, ``posterior="point"`` failed only after the check listed it as allowed)."""
+    x, _ = load_breast_cancer(return_X_y=True)
+    detector = VAEOutlierDetector(**{**FAST, **params})
+    with pytest.raises(ValueError, match=message):
+        detector.fit(x[:40])
+    assert not hasattr(detector, "model_")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_a_gpu_this_machine_lacks_is_refused_by_name():
+    x, _ = load_breast_cancer(return_X_y=True)
+    with pytest.raises(ValueError, match="device 'cuda' asks for a GPU, but this process has none.*use device auto"):
+        VAEOutlierDetector(**{**FAST, "device": "cuda"}).fit(x[:40])
+
+
+def test_numpy_parameters_as_a_grid_search_hands_them_fit_and_save(tmp_path):
+    """``GridSearchCV(..., {"latent_dim": np.arange(2, 5)})`` sets NumPy scalars: they fit, score and save (the
+    model's JSON holds Python ints; ``save`` used to fail half-way with "int64 is not JSON serializable")."""
+    x, _ = load_breast_cancer(return_X_y=True)
+    params = dict(latent_dim=np.int64(3), hidden=np.array([16, 8]), epochs=np.int32(2), lr=np.float32(1e-3))
+    detector = VAEOutlierDetector(**params, contamination=np.float32(0.1), mc_samples=np.int64(4), random_state=0)
+    detector.fit(x[:60])
+    folder = detector.save(tmp_path / "saved")
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["model"]["latent_dim"] == 3 and meta["model"]["hidden"] == [16, 8]
+    np.testing.assert_array_equal(
+        VAEOutlierDetector.load(folder).score_samples(x[60:70]), detector.score_samples(x[60:70])
+    )
+
+
+def test_auto_takes_images_by_their_shape_and_flat_pixels_but_never_a_named_or_scaled_table():
+    """``images_`` (and with it the ``auto`` likelihood and score): arrays of 8 × 8 pixels in [0, 1] are images;
+    the same values with column names, a 100-column table of sensor values, and a min-max-scaled table (values in
+    [0, 1], 30 columns) are tables: Gaussian and ``nll``, so a new row beyond the training range scores finite."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.preprocessing import MinMaxScaler
+
+    digits = load_digits().data.astype(np.float32) / 16
+    sensors = np.random.default_rng(0).normal(size=(120, 100)).astype(np.float32)
+    x, _ = load_breast_cancer(return_X_y=True)
+    cases = {
+        "pixels": (digits[:120], True, "bernoulli", "relerr"),
+        "named pixels": (pd.DataFrame(digits[:120], columns=[f"px{i}" for i in range(64)]), False, "gaussian", "nll"),
+        "sensors": (sensors, False, "gaussian", "nll"),
+        "binary": ((digits[:120] > 0.5).astype(np.float32), True, "bernoulli", "relerr"),
+        "binary table": ((sensors[:, :30] > 0).astype(np.float32), False, "bernoulli", "nll"),
+    }
+    for name, (rows, images, likelihood, score) in cases.items():
+        detector = VAEOutlierDetector(**{**FAST, "epochs": 1}, mc_samples=4).fit(rows)
+        got = (detector.images_, detector.likelihood_, detector.anomaly_score_)
+        assert got == (images, likelihood, score), name
+    scaler = MinMaxScaler().fit(x[:250])
+    detector = VAEOutlierDetector(**{**FAST, "epochs": 3}, mc_samples=4).fit(scaler.transform(x[:250]))
+    assert (detector.images_, detector.likelihood_) == (False, "gaussian")
+    beyond = scaler.transform(x[250:])
+    assert (beyond > 1).any() or (beyond < 0).any()
+    assert np.isfinite(detector.score_samples(beyond)).all()
+
+
+def test_anomaly_scores_takes_one_name_or_several(digits):
+    x, _ = digits
+    detector = VAEOutlierDetector(**FAST, mc_samples=4).fit(x[:100])
+    one = detector.anomaly_scores(x[:5], "sqerr")
+    assert one.keys() == {"sqerr"}
+    np.testing.assert_array_equal(one["sqerr"], detector.anomaly_scores(x[:5], ["sqerr", "nll"])["sqerr"])

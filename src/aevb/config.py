@@ -13,6 +13,7 @@ before any data are read, by ``aevb.training.components.check_names``.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -77,6 +78,9 @@ def field_help(cls: type) -> dict[str, tuple[str, str]]:
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    # A number's type is checked first: "fast" > 0 would be a TypeError naming no setting.
+    if isinstance(value, bool) or not isinstance(value, int | float) and type(value).__module__ != "numpy":
+        raise ConfigError(f"{name} must be a number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     ok = value >= 0 if allow_zero else value > 0
     if not ok:
         raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
@@ -123,6 +127,10 @@ class ModelConfig:
         lie in [0, 1] (``aevb.models.data_defaults``).
     min_variance : float, default 1e-4
         Gaussian likelihood: floor of the learned variance; > 0.
+    standardize : bool, default False
+        Gaussian likelihood: the model standardizes each feature by the training data's mean and standard deviation
+        (``aevb.nets.Standardization``: the encoder reads x̃ = (x − c) / s, the likelihood is reported for x), for
+        data not on a unit scale; densities stay in nats of the data. Excludes ``squash_mean``.
     init_std : float, default 0.0
         When > 0, draw every parameter from ``N(0, init_std²)``, as the paper (0.01), and then ``init`` must be
         ``"pytorch"``; 0: ``init`` decides.
@@ -174,6 +182,12 @@ class ModelConfig:
         "Gaussian likelihood: mean = sigmoid(·), for data in [0, 1]; auto: on when the training data lie in [0, 1]",
     )
     min_variance: float = _f(1e-4, "model", "Gaussian likelihood: floor of the learned variance")
+    standardize: bool = _f(
+        False,
+        "model",
+        "Gaussian likelihood: the model standardizes each feature by the training data's mean and std (for data "
+        "not on a unit scale, e.g. a table's raw columns); densities stay those of the data",
+    )
     init_std: float = _f(0.0, "model", "> 0: draw every parameter from N(0, init_std²), as the paper (0.01); 0: --init")
     init: str = _f("pytorch", "model", "initialization: pytorch (the layers' defaults) or glorot (Burda et al.'s code)")
     data_bias: bool = _f(
@@ -237,6 +251,16 @@ class ModelConfig:
         if not self.hidden or any(h <= 0 for h in self.hidden):
             raise ConfigError(f"hidden must be a non-empty list of positive widths, got {self.hidden!r}")
         _positive("min_variance", self.min_variance)
+        if self.standardize and self.likelihood != "gaussian":
+            raise ConfigError(
+                f"standardize applies to a Gaussian likelihood (real-valued data), not to {self.likelihood!r}; "
+                "add likelihood = gaussian (--likelihood gaussian) or leave standardize off"
+            )
+        if self.standardize and self.squash_mean:
+            raise ConfigError(
+                "standardize and squash_mean exclude each other: standardized features do not lie in [0, 1]; "
+                "leave squash_mean at auto"
+            )
         _positive("init_std", self.init_std, allow_zero=True)
         if self.init_std > 0 and self.init != "pytorch":
             raise ConfigError(
@@ -513,7 +537,7 @@ class TrainConfig:
         _positive("fid_samples", self.fid_samples)
         if any(e <= 0 for e in self.picture_epochs):
             raise ConfigError(f"picture_epochs must hold positive epoch numbers, got {self.picture_epochs!r}")
-        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+        if self.device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", str(self.device)):
             raise ConfigError(f"device = {self.device!r} is not allowed; choose auto, cpu, cuda or cuda:N")
         return self
 
@@ -771,7 +795,11 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
                 return value.lower() in ("true", "1", "yes")
             raise ValueError
         if typ is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, str):
+                return int(value)
+            if int(value) != value:  # 2.5 is no int (NumPy's float32 neither); 2.0 and NumPy's int64 are
                 raise ValueError
             return int(value)
         if typ is float:

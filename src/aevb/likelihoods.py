@@ -15,6 +15,7 @@ from torch import nn
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 from aevb.errors import ConfigError
+from aevb.nets import Standardization
 from aevb.registry import LIKELIHOODS
 
 if TYPE_CHECKING:
@@ -90,30 +91,44 @@ class GaussianLikelihood(nn.Module):
     pixels lie in [0, 1]); σ² = ``min_variance`` + exp(min(log σ'², ``MAX_LOG_VARIANCE``)). The floor keeps the
     density bounded: without it a decoder can drive σ → 0 on pixels that never vary and the likelihood diverges. The
     cap keeps it finite: a decoder fed an extreme z (a training row far out in the tails) can drive log σ'² past 88,
-    where exp overflows float32 and the bound becomes −inf mid-training.
+    where exp overflows float32 and the bound becomes −inf mid-training. With ``standardize`` (a ``Standardization``
+    (c, s)) the network models x̃ = (x − c) / s and the density returned is that of x: N(x; c + s ⊙ μ, diag (s ⊙ σ)²).
     """
 
     n_params = 2
     support = "real"
 
-    def __init__(self, event_shape: Sequence[int], squash_mean: bool = True, min_variance: float = 1e-4) -> None:
+    def __init__(
+        self,
+        event_shape: Sequence[int],
+        squash_mean: bool = True,
+        min_variance: float = 1e-4,
+        standardization: Standardization | None = None,
+    ) -> None:
         super().__init__()
         if not min_variance > 0:
             raise ConfigError(f"min_variance must be > 0, got {min_variance}")
         self.event_shape = tuple(event_shape)
         self.squash_mean = squash_mean
         self.min_variance = min_variance
+        # With a standardization (c, s): the network models x̃ = (x − c) / s; the density returned is that of x.
+        self.standardization = standardization
 
     @classmethod
     def from_config(cls, config: ModelConfig, event_shape: Sequence[int]) -> GaussianLikelihood:
         # "auto" (None) is decided from the training data before the model is built (aevb.models.data_defaults).
-        return cls(event_shape, True if config.squash_mean is None else config.squash_mean, config.min_variance)
+        squash = True if config.squash_mean is None else config.squash_mean
+        standardization = Standardization(event_shape) if config.standardize else None
+        return cls(event_shape, squash, config.min_variance, standardization)
 
     def forward(self, raw: torch.Tensor) -> Distribution:
         mean, log_var = _split(raw, 2, self.event_shape).unbind(-len(self.event_shape) - 1)
         if self.squash_mean:
             mean = torch.sigmoid(mean)
         scale = torch.sqrt(self.min_variance + torch.exp(log_var.clamp(max=MAX_LOG_VARIANCE)))
+        if self.standardization is not None:  # N(x̃; μ, σ²) as a density of x = c + s x̃: N(x; c + s μ, (s σ)²)
+            mean = self.standardization.center + self.standardization.scale * mean
+            scale = self.standardization.scale * scale
         return Independent(Normal(mean, scale, validate_args=False), len(self.event_shape))
 
 

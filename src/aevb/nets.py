@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aevb.data.scaling import standardization
 from aevb.errors import ConfigError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -122,3 +123,43 @@ class MLPNet(nn.Module):
         for layer in layers:
             h = layer(h)
         return h
+
+
+class Standardization(nn.Module):
+    """Per-feature standardization x̃ = (x − c) / s, by the training data's mean c and standard deviation s.
+
+    What ``ModelConfig.standardize`` adds to a model: the encoder reads x̃ (``StandardizedNet``) and the Gaussian
+    likelihood's N(x̃; μ, diag σ²) is reported as the density of x itself, N(x; c + s ⊙ μ, diag (s ⊙ σ)²) — the same
+    density times the Jacobian ∏ⱼ 1/sⱼ of x ↦ x̃ (change of variables), so bounds stay in nats of the data. The
+    networks see unit-scale inputs and targets whatever the data's units (a table with a column in thousands sends an
+    unscaled encoder's codes, and its KL, to ~10²⁵). ``c`` and ``s`` are buffers, saved with the weights;
+    ``fit_`` sets them from the training rows.
+    """
+
+    def __init__(self, event_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.register_buffer("center", torch.zeros(tuple(event_shape)))
+        self.register_buffer("scale", torch.ones(tuple(event_shape)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.center) / self.scale
+
+    @torch.no_grad()
+    def fit_(self, x: torch.Tensor) -> None:
+        """Set ``c`` and ``s`` from the training rows ``x`` ``[N, *event_shape]`` (``aevb.data.scaling``: in float64;
+        a feature constant in ``x`` keeps s = 1)."""
+        center, scale = standardization(x.detach().to("cpu", torch.float64).numpy())
+        self.center.copy_(torch.from_numpy(center))
+        self.scale.copy_(torch.from_numpy(scale))
+
+
+class StandardizedNet(nn.Module):
+    """A network that reads its input standardized: ``net(standardization(x), context)``."""
+
+    def __init__(self, net: nn.Module, standardization: Standardization) -> None:
+        super().__init__()
+        self.net = net
+        self.standardization = standardization
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(self.standardization(x), context)

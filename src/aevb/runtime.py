@@ -30,10 +30,35 @@ from aevb.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"``: CUDA when present, else the CPU; otherwise the named device (``cpu``, ``cuda``, ``cuda:1``)."""
+    """``"auto"``: CUDA when present, else the CPU; otherwise the named device (``cpu``, ``cuda``, ``cuda:1``).
+
+    A GPU this process cannot use is refused here, by name, rather than by torch's assertion at the first tensor.
+
+    Raises
+    ------
+    ConfigError
+        If ``name`` is not a device name, or names CUDA where torch has none (a CPU build, no GPU visible) or a GPU
+        index this machine does not have.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device {name!r} is not a device name; choose auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU build of torch" if torch.version.cuda is None else "no GPU is visible"
+            raise ConfigError(
+                f"device {name!r} asks for a GPU, but this process has none ({build}, torch {torch.__version__}); "
+                "use device auto (CUDA when present, else the CPU) or cpu"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {name!r}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to "
+                f"cuda:{torch.cuda.device_count() - 1}"
+            )
+    return device
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -71,6 +71,8 @@ def probe_errors(
     """
     if seeds < 1 or not label_counts:
         raise ConfigError("a probe needs at least one label count and one seed")
+    if min(label_counts) < 1:  # checked before a negative count seeds a generator (NumPy's own error names no flag)
+        raise ConfigError(f"--labels takes positive counts of labelled training points, got {min(label_counts)}")
     rows = []
     for count in label_counts:
         subsets = [balanced_subset(train_labels, count, np.random.default_rng([seed, count])) for seed in range(seeds)]

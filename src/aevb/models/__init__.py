@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from aevb.config import ModelConfig
+from aevb.errors import ConfigError
 from aevb.models import conv  # noqa: E402,F401  (registers arch "conv")
 from aevb.models.ae import AutoEncoder  # noqa: E402  (registers "ae")
 from aevb.models.archs import ARCHS
@@ -15,6 +16,7 @@ from aevb.models.deep import DeepVAE  # noqa: E402  (registers "deep-vae")
 from aevb.models.m2 import M2  # noqa: E402  (registers "m2")
 from aevb.models.vae import VAE, build_vae, build_vae_parts
 from aevb.models.vqvae import VQVAE  # noqa: E402  (registers "vqvae")
+from aevb.nets import Standardization
 from aevb.registry import MODELS
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "build_vae",
     "build_vae_parts",
     "data_defaults",
+    "fit_standardization_",
 ]
 
 
@@ -55,6 +58,11 @@ def data_defaults(config: ModelConfig, x: torch.Tensor | None) -> tuple[ModelCon
         One line per decision, saying what was chosen and why.
     """
     notes: list[str] = []
+    if config.squash_mean is None and config.likelihood == "gaussian" and config.standardize:
+        notes.append("squash_mean = auto → false: the model standardizes the features (standardize = true)")
+        config = dataclasses.replace(config, squash_mean=False)
+    if config.likelihood == "gaussian" and not config.standardize and x is not None and len(x) > 1:
+        notes += _scale_hint(x)
     if config.squash_mean is None and config.likelihood == "gaussian":
         if x is None:
             squash, why = True, "no training data to decide from"
@@ -66,6 +74,51 @@ def data_defaults(config: ModelConfig, x: torch.Tensor | None) -> tuple[ModelCon
         notes.append(f"squash_mean = auto → {str(squash).lower()}: {why}")
         config = dataclasses.replace(config, squash_mean=squash)
     return config, notes
+
+
+UNIT_SCALE_LIMIT = 10.0
+"""A feature whose mean or standard deviation exceeds this (in absolute value) is far from the unit scale that a
+network's initialization and Adam's steps of ~lr assume: ``data_defaults`` then suggests ``standardize``."""
+
+
+def _scale_hint(x: torch.Tensor) -> list[str]:
+    """A line suggesting ``standardize`` when a feature of ``x`` is far from unit scale, else none.
+
+    Returns
+    -------
+    list of str
+        At most one line, naming the feature farthest from unit scale.
+    """
+    flat = x.detach().reshape(len(x), -1).to("cpu", torch.float64)
+    mean, std = flat.mean(0), flat.std(0)
+    size = torch.maximum(mean.abs(), std)
+    worst = int(size.argmax())
+    if float(size[worst]) <= UNIT_SCALE_LIMIT:
+        return []
+    return [
+        f"note: feature {worst} of the training data has mean {float(mean[worst]):.4g} and standard deviation "
+        f"{float(std[worst]):.4g}; a Gaussian VAE of unscaled features trains poorly (its codes and bound can reach "
+        "~1e20): add --standardize true (the model standardizes each feature; densities stay those of the data)"
+    ]
+
+
+def fit_standardization_(model: nn.Module, x: torch.Tensor) -> None:
+    """Set every ``aevb.nets.Standardization`` of ``model`` (encoder input, Gaussian likelihood) from rows ``x``.
+
+    Raises
+    ------
+    ConfigError
+        If the model's config asks for ``standardize`` and the model has no part that standardizes (a model not
+        built from ``build_vae_parts``, such as ``vqvae``).
+    """
+    parts = [m for m in model.modules() if isinstance(m, Standardization)]
+    if not parts:
+        raise ConfigError(
+            f"standardize applies to the models built from an encoder and a Gaussian likelihood (vae, cvae, m2, ae, "
+            f"deep-vae); {type(model).__name__} has no such part"
+        )
+    for part in parts:
+        part.fit_(x)
 
 
 def build_model(
@@ -86,8 +139,9 @@ def build_model(
         after; the GPUs' are not touched), so the same config and seed give the same model; None draws them from the
         global random state.
     data : torch.Tensor or None, default None
-        The training inputs that ``"auto"`` settings follow (``data_defaults``); the model's ``config`` records
-        what was decided.
+        The training inputs that ``"auto"`` settings follow (``data_defaults``) and, with ``config.standardize``,
+        whose means and standard deviations the model standardizes by (``fit_standardization_``); the model's
+        ``config`` records what was decided.
 
     Returns
     -------
@@ -97,9 +151,13 @@ def build_model(
     config, _ = data_defaults(config, data)
     builder = MODELS.get(config.model)
     if seed is None:
-        return builder(config, tuple(event_shape))
-    with torch.random.fork_rng(devices=[]):
-        # The weights are drawn on the CPU: seed its generator alone (torch.manual_seed would also reseed every CUDA
-        # device's, which this fork does not restore, and a user's GPU random stream would be reset).
-        torch.default_generator.manual_seed(int(seed))  # as torch.manual_seed does (NumPy integers too)
-        return builder(config, tuple(event_shape))
+        model = builder(config, tuple(event_shape))
+    else:
+        with torch.random.fork_rng(devices=[]):
+            # The weights are drawn on the CPU: seed its generator alone (torch.manual_seed would also reseed every
+            # CUDA device's, which this fork does not restore, and a user's GPU random stream would be reset).
+            torch.default_generator.manual_seed(int(seed))  # as torch.manual_seed does (NumPy integers too)
+            model = builder(config, tuple(event_shape))
+    if config.standardize and data is not None:
+        fit_standardization_(model, data)
+    return model

@@ -19,7 +19,7 @@ from aevb.estimators import Terms, elbo
 from aevb.likelihoods import Decoder
 from aevb.models.archs import ARCHS
 from aevb.models.protocols import BoundModel, as_input
-from aevb.nets import initialize_
+from aevb.nets import Standardization, StandardizedNet, initialize_
 from aevb.posteriors import Encoder
 from aevb.priors import StandardNormalPrior
 from aevb.registry import LIKELIHOODS, MODELS, POSTERIORS
@@ -259,7 +259,8 @@ def build_vae_parts(config: ModelConfig, event_shape: Sequence[int], context_dim
     ----------
     config : ModelConfig
         Reads ``arch``, ``posterior``, ``likelihood``, ``latent_dim``, ``hidden`` and ``activation`` (and what the
-        likelihood family reads: ``squash_mean``, ``min_variance``).
+        likelihood family reads: ``squash_mean``, ``min_variance``, ``standardize``; with ``standardize`` the encoder
+        network reads standardized inputs too, ``aevb.nets.StandardizedNet``).
     event_shape : Sequence of int
         The shape of one datapoint x.
     context_dim : int, default 0
@@ -287,6 +288,9 @@ def build_vae_parts(config: ModelConfig, event_shape: Sequence[int], context_dim
         context_dim,
         event_shape=tuple(event_shape),
     )
+    standardization = getattr(likelihood, "standardization", None)
+    if standardization is not None:  # the encoder reads the features as the likelihood models them
+        enc_net = StandardizedNet(enc_net, Standardization(event_shape))
     return Encoder(enc_net, posterior), Decoder(dec_net, likelihood)
 
 

@@ -25,7 +25,7 @@ from aevb.errors import ConfigError, DataError
 from aevb.evaluation import Evaluation, evaluate
 from aevb.export import export_onnx
 from aevb.likelihoods import Decoder
-from aevb.models import build_model, data_defaults
+from aevb.models import build_model, data_defaults, fit_standardization_
 from aevb.models.protocols import ConditionalModel, GenerativeModel
 from aevb.plots.grids import recon_grid
 from aevb.plots.png import save_grid, shows_as_images, to_images
@@ -91,6 +91,8 @@ def train_from_config(config: Config, resume: bool = False, overwrite: bool = Fa
     model = build_model(model_config, train.event_shape, seed=cfg.seed)
     if config.model.data_bias and not resume:  # on resume the checkpoint holds the weights
         _init_output_bias_from_data(model, train)
+    if config.model.standardize and not resume:  # likewise: the checkpoint holds the standardization's buffers
+        fit_standardization_(model, train.x)
     trainer = Trainer(model, train, cfg, test=test, run_dir=run_dir, full_config=config)
     if resume:
         trainer.resume()

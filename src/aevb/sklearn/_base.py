@@ -4,8 +4,9 @@ The parameters are a model and a training config (``aevb.ModelConfig``, ``aevb.T
 validated in scikit-learn's conventions.
 
 Data: a 2-D array ``[n_samples, n_features]`` (NumPy, pandas, anything ``check_array`` reads) or images
-``[N, C, H, W]`` / ``[N, H, W]``. ``likelihood = "auto"`` picks Bernoulli when every training value lies in [0, 1]
-(pixels, binary features) and a Gaussian with learned variance otherwise; a Gaussian model sees the features
+``[N, C, H, W]`` / ``[N, H, W]``. ``likelihood = "auto"`` picks Bernoulli for images with values in [0, 1] (given as
+images, or flat pixel rows: an array without column names, of a square width of 64 or more) and for 0/1 data, and a
+Gaussian with learned variance otherwise; a Gaussian model sees the features
 standardized with the training mean and standard deviation (``standardize = "auto"``), and its densities are
 reported for the data as given (the log-Jacobian ``−Σ_j log s_j`` of the scaling is added), so nats stay nats.
 
@@ -17,8 +18,10 @@ from its JSON config on unpickling.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +34,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aevb.atomic import write_text_atomic
-from aevb.config import ModelConfig, TrainConfig
+from aevb.config import ModelConfig, TrainConfig, section_from_dict
 from aevb.data import TensorData
 from aevb.data.scaling import standardization
 from aevb.errors import ConfigError
@@ -48,6 +51,8 @@ PATIENCE_STEPS = 1000
 """Early stopping ends the search after this many optimizer steps without a better held-out ELBO."""
 VALIDATION_SAMPLES = 10
 """Posterior samples per held-out row of the early-stopping ELBO (``aevb.evaluate``'s test ELBO)."""
+ESTIMATOR_POSTERIORS = ("diagonal", "full")
+"""The families of q(z|x) the estimators offer: Gaussians (a point mass has no density, so no ELBO to fit by)."""
 ESTIMATOR_FILE = "estimator.json"
 """Name of the file, in the folder ``save`` writes, that holds the estimator's parameters and fitted values."""
 
@@ -71,7 +76,8 @@ class VAEEstimatorBase(BaseEstimator):
         ``"gelu"``.
     likelihood : str, default "auto"
         Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
-        ``"auto"``: Bernoulli when every training value lies in [0, 1], else Gaussian.
+        ``"auto"``: Bernoulli for images in [0, 1] and for 0/1 data, else Gaussian (a min-max-scaled table too;
+        ``images_`` says what was taken for images).
     arch : str, default "mlp"
         Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
         ``2 ** len(hidden)``).
@@ -120,8 +126,13 @@ class VAEEstimatorBase(BaseEstimator):
     event_shape_ : tuple of int
         The shape of one training row: ``(n_features,)``, or ``(C, H, W)`` for images (gray ``[N, H, W]`` images
         become ``(1, H, W)``).
+    images_ : bool
+        Whether ``fit`` took the rows for images (given as ``[N, C, H, W]`` / ``[N, H, W]``, or flat pixel rows: an
+        array without column names, of a square width of 64 or more, values in [0, 1]); the ``"auto"`` likelihood
+        and anomaly score follow it.
     likelihood_ : str
-        The likelihood ``"auto"`` resolved to: ``"bernoulli"`` or ``"gaussian"``.
+        The likelihood ``"auto"`` resolved to: ``"bernoulli"`` for images in [0, 1] and 0/1 data, else
+        ``"gaussian"``.
     center_, scale_ : torch.Tensor or None
         The training mean and standard deviation per feature when the features are standardized (1 for a feature
         constant in the training rows: ``aevb.data.scaling.standardization``), else None.
@@ -202,6 +213,17 @@ class VAEEstimatorBase(BaseEstimator):
             If ``X`` is not a 2-D array or images (3-D or 4-D), or (``reset = False``) its rows do not have the shape
             of the rows ``fit`` saw.
         """
+        if getattr(X, "ndim", 0) == 3:  # gray images [N, H, W] are [N, 1, H, W], for fit and score alike
+            X = np.asarray(X)[:, None]
+        fitted = None if reset else self.event_shape_
+        if fitted is not None and len(fitted) == 3 and getattr(X, "ndim", 0) in (2, 4) and X.shape[1:] != fitted:
+            # before scikit-learn's check, which would count channels as "features" ("X has 784 features, but … is
+            # expecting 1 features")
+            gray = f" or [N, {fitted[1]}, {fitted[2]}]" if fitted[0] == 1 else ""
+            raise ValueError(
+                f"X has rows of shape {tuple(X.shape[1:])}, but this estimator was fitted on images of shape {fitted}: "
+                f"give them as [N, {', '.join(map(str, fitted))}]{gray}"
+            )
         array = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64], allow_nd=True, ensure_min_samples=1)
         array = np.asarray(array, dtype=np.float32)
         if array.ndim not in (2, 3, 4):
@@ -209,8 +231,6 @@ class VAEEstimatorBase(BaseEstimator):
                 f"X must be a 2-D array [n_samples, n_features] or images [N, C, H, W] / [N, H, W]; got shape "
                 f"{array.shape}"
             )
-        if array.ndim == 3:
-            array = array[:, None]  # gray images [N, H, W] → [N, 1, H, W]
         if not reset and tuple(array.shape[1:]) != self.event_shape_:
             raise ValueError(
                 f"X has rows of shape {array.shape[1:]}, but this estimator was fitted on rows of {self.event_shape_}"
@@ -241,10 +261,106 @@ class VAEEstimatorBase(BaseEstimator):
         return 0.0 if self.scale_ is None else -float(self.scale_.double().log().sum())
 
     # --- fit -----------------------------------------------------------------------------------------------------
+    def _checked_params(self) -> tuple[ModelConfig, TrainConfig]:
+        """The model's and the training's parameters, checked before ``fit`` changes anything.
+
+        They are read as aevb's config files are (``aevb.config.section_from_dict``): each value is converted to its
+        field's type (NumPy scalars, such as ``GridSearchCV`` hands over, become Python numbers; a tuple or one int
+        for ``hidden``) or refused with a ``ConfigError`` (a ``ValueError``) naming the parameter, then range-checked.
+
+        Returns
+        -------
+        tuple
+            The ``ModelConfig`` (``likelihood`` still ``"auto"`` if so) and a ``TrainConfig`` template (``epochs``,
+            ``batch_size``, ``lr``, ``optimizer``, ``beta``, ``device``, ``precision`` checked).
+
+        Raises
+        ------
+        ConfigError
+            A ``ValueError``: if a parameter has the wrong type or is out of its range, or ``posterior``,
+            ``early_stopping``, ``verbose``, ``validation_fraction`` or ``max_steps`` is not an allowed value, or
+            ``device`` names a GPU this process lacks.
+        """
+        if self.posterior not in ESTIMATOR_POSTERIORS:
+            raise ConfigError(
+                f"posterior must be one of {', '.join(ESTIMATOR_POSTERIORS)} (a Gaussian q(z|x), diagonal or with a "
+                f"full covariance), got {self.posterior!r}"
+            )
+        for name in ("early_stopping", "verbose"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.early_stopping:
+            fraction = self.validation_fraction
+            if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
+                raise ConfigError(f"validation_fraction must be a number in (0, 1), got {fraction!r}")
+            steps = self.max_steps
+            if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+                raise ConfigError(f"max_steps must be a positive integer, got {steps!r}")
+        hidden = self.hidden.tolist() if isinstance(self.hidden, np.ndarray) else self.hidden
+        model = section_from_dict(
+            ModelConfig,
+            {
+                "latent_dim": self.latent_dim,
+                "hidden": hidden,
+                "activation": self.activation,
+                "likelihood": self.likelihood,  # "auto" until fit sees the data
+                "arch": self.arch,
+                "posterior": self.posterior,
+            },
+        )
+        train = section_from_dict(
+            TrainConfig,
+            {
+                "dataset": "array",
+                "epochs": self.epochs,
+                "batch_size": self.batch_size,
+                "lr": self.lr,
+                "optimizer": self.optimizer,
+                "beta": self.beta,
+                "device": self.device,
+                "precision": self.precision,
+            },
+        )
+        resolve_device(train.device)  # a GPU this process lacks is refused now, by name
+        return model, train
+
+    def _takes_for_images(self, array: np.ndarray) -> bool:
+        """Whether the training rows are images, for the ``"auto"`` choices of likelihood and anomaly score.
+
+        Images are rows given as images (``[N, C, H, W]``, ``[N, H, W]``) and flat rows that can only be pixels:
+        an array without column names, of a square width of 8 × 8 or more, every value in [0, 1] (scikit-learn's
+        ``load_digits() / 16``, OpenML's ``mnist_784 / 255``). A DataFrame's named columns are a table whatever their
+        number, as are values outside [0, 1]: a table of 64 or 100 sensors is no 8 × 8 or 10 × 10 image.
+
+        Returns
+        -------
+        bool
+            True for images.
+        """
+        if array.ndim == 4:
+            return True
+        width = array.shape[1]
+        square = width >= 64 and math.isqrt(width) ** 2 == width
+        named = hasattr(self, "feature_names_in_")
+        return square and not named and bool(array.min() >= 0.0 and array.max() <= 1.0)
+
     def _resolve_likelihood(self, array: np.ndarray) -> str:
+        """``likelihood = "auto"`` for these training rows: Bernoulli for images in [0, 1] and for 0/1 rows.
+
+        Other data, a table whose values merely lie in [0, 1] (min-max scaled, proportions) too, get a Gaussian: a
+        Bernoulli model of continuous features is no density of them, and it has none for a new row outside [0, 1]
+        (scored ``inf``: no ranking among such rows, and no finite score for PyOD's metrics).
+
+        Returns
+        -------
+        str
+            ``"bernoulli"`` or ``"gaussian"`` (or ``likelihood`` itself when it is not ``"auto"``).
+        """
         if self.likelihood != "auto":
             return self.likelihood
-        return "bernoulli" if array.min() >= 0.0 and array.max() <= 1.0 else "gaussian"
+        in_unit = bool(array.min() >= 0.0 and array.max() <= 1.0)
+        binary = bool(((array == 0) | (array == 1)).all())
+        return "bernoulli" if binary or (in_unit and self.images_) else "gaussian"
 
     def _seed(self) -> int:
         """An int seed from ``random_state`` (an int, a RandomState, a Generator, or None: a fresh one).
@@ -276,19 +392,14 @@ class VAEEstimatorBase(BaseEstimator):
         ValueError
             If ``X`` has fewer than 2 samples, or ``standardize`` is not ``"auto"``, True or False.
         """
-        if self.early_stopping not in (True, False):
-            raise ValueError(f"early_stopping must be True or False, got {self.early_stopping!r}")
-        if self.early_stopping:  # checked before fit changes anything
-            if not 0 < self.validation_fraction < 1:
-                raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
-            if not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
-                raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
+        model_config, train_config = self._checked_params()
         array = self._check_input(X, reset=True)
         if check is not None:
             check(array)
         if array.shape[0] < 2:
             raise ValueError(f"n_samples={array.shape[0]}: fitting a VAE needs at least 2 samples")
         self.event_shape_ = tuple(array.shape[1:])
+        self.images_ = self._takes_for_images(array)
         self.likelihood_ = self._resolve_likelihood(array)
         if self.standardize not in ("auto", True, False):
             raise ValueError(f"standardize must be 'auto', True or False, got {self.standardize!r}")
@@ -299,35 +410,25 @@ class VAEEstimatorBase(BaseEstimator):
             self.center_, self.scale_ = torch.from_numpy(center), torch.from_numpy(scale)
         x = self._to_model(array)
         seed = self._seed()
-        model_config = ModelConfig(
-            latent_dim=self.latent_dim,
-            hidden=list(self.hidden),
-            activation=self.activation,
-            likelihood=self.likelihood_,
-            arch=self.arch,
-            posterior=self.posterior,
-        )
+        model_config = dataclasses.replace(model_config, likelihood=self.likelihood_)
         self.validation_elbo_ = None  # _search_steps sets it
-        steps = self._search_steps(x, model_config, seed) if self.early_stopping else None
-        model, result = self._train(x, model_config, seed, steps=steps)
+        steps = self._search_steps(x, model_config, train_config, seed) if self.early_stopping else None
+        model, result = self._train(x, model_config, train_config, seed, steps=steps)
         self.model_ = model.eval()
         self.train_bound_ = [record["train_bound"] for record in result.history]
         self.n_steps_ = result.step
         self.seed_ = seed
         return x
 
-    def _train_config(self, rows: int, seed: int, epochs: int, steps: int = 0, eval_every: int = 0) -> TrainConfig:
-        return TrainConfig(
-            dataset="array",
+    def _train_config(
+        self, base: TrainConfig, rows: int, seed: int, epochs: int, steps: int = 0, eval_every: int = 0
+    ) -> TrainConfig:
+        return dataclasses.replace(
+            base,
             epochs=epochs,
             steps=steps,
-            batch_size=min(self.batch_size, rows),
-            lr=self.lr,
-            optimizer=self.optimizer,
-            beta=self.beta,
+            batch_size=min(base.batch_size, rows),
             seed=seed,
-            device=self.device,
-            precision=self.precision,
             progress=bool(self.verbose),
             eval_every=eval_every,
             eval_samples=VALIDATION_SAMPLES,
@@ -340,6 +441,7 @@ class VAEEstimatorBase(BaseEstimator):
         self,
         x: torch.Tensor,
         model_config: ModelConfig,
+        base: TrainConfig,
         seed: int,
         *,
         steps: int | None = None,
@@ -356,20 +458,22 @@ class VAEEstimatorBase(BaseEstimator):
         tuple
             The trained model and the trainer's ``FitResult``.
         """
-        per_epoch = math.ceil(x.shape[0] / min(self.batch_size, x.shape[0]))
+        rows = x.shape[0]
+        per_epoch = math.ceil(rows / min(base.batch_size, rows))
         if held_out is not None:
-            epochs = math.ceil(self.max_steps / per_epoch)
-            config = self._train_config(x.shape[0], seed, epochs, self.max_steps, max(1, VALIDATION_EVERY // per_epoch))
+            max_steps = int(self.max_steps)
+            every = max(1, VALIDATION_EVERY // per_epoch)
+            config = self._train_config(base, rows, seed, math.ceil(max_steps / per_epoch), max_steps, every)
         elif steps is not None:
-            config = self._train_config(x.shape[0], seed, math.ceil(steps / per_epoch), steps)
+            config = self._train_config(base, rows, seed, math.ceil(steps / per_epoch), steps)
         else:
-            config = self._train_config(x.shape[0], seed, self.epochs)
+            config = self._train_config(base, rows, seed, base.epochs)
         model = build_model(model_config, self.event_shape_, seed=seed, data=x)
         test = None if held_out is None else TensorData(held_out, None, name="held-out rows")
         callbacks = [hook] if hook else None
         return model, Trainer(model, TensorData(x, None, name="array"), config, test=test, callbacks=callbacks).fit()
 
-    def _search_steps(self, x: torch.Tensor, model_config: ModelConfig, seed: int) -> int:
+    def _search_steps(self, x: torch.Tensor, model_config: ModelConfig, base: TrainConfig, seed: int) -> int:
         """Early stopping: the number of optimizer steps at which the held-out ELBO peaks.
 
         A seeded ``validation_fraction`` of the rows is held out; a model trains on the others for at most
@@ -395,7 +499,7 @@ class VAEEstimatorBase(BaseEstimator):
             )
         order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
         hook = EarlyStopping(PATIENCE_STEPS, keep_state=False)
-        _, result = self._train(x[order[n_held:]], model_config, seed, held_out=x[order[:n_held]], hook=hook)
+        _, result = self._train(x[order[n_held:]], model_config, base, seed, held_out=x[order[:n_held]], hook=hook)
         if result.interrupted:
             raise KeyboardInterrupt("early stopping's search was interrupted; nothing was fitted")
         self.validation_elbo_ = [[step, elbo] for step, elbo in hook.curve]
@@ -534,15 +638,15 @@ def _available(device: str) -> torch.device:
             f"this estimator was set to device {device!r}, but CUDA is not available: loading on the CPU", stacklevel=3
         )
         return torch.device("cpu")
-    resolved = resolve_device(device)
-    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+    named = torch.device(device) if device.startswith("cuda") else None  # a saved value: a valid name
+    if named is not None and named.index is not None and named.index >= torch.cuda.device_count():
         warnings.warn(
             f"this estimator was set to device {device!r}, but this machine has {torch.cuda.device_count()} GPU(s): "
             "loading on the current one",
             stacklevel=3,
         )
         return torch.device("cuda")
-    return resolved
+    return resolve_device(device)
 
 
 def _encode(value: Any) -> Any:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +59,8 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         ``"gelu"``.
     likelihood : str, default "auto"
         Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
-        ``"auto"``: Bernoulli when every training value lies in [0, 1], else Gaussian.
+        ``"auto"``: Bernoulli for images in [0, 1] and for 0/1 data, else Gaussian (a min-max-scaled table too;
+        ``images_`` says what was taken for images).
     arch : str, default "mlp"
         Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
         ``2 ** len(hidden)``).
@@ -88,7 +92,8 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         given either way.
     anomaly_score : str, default "auto"
         The anomaly score, a name of ``aevb.scoring.SCORES`` (``"nll"``, ``"elbo"``, ``"recon"``, ``"regret"``,
-        ``"complexity"``, ``"sqerr"``, ``"relerr"``) or ``"auto"``: ``"relerr"`` for images, ``"nll"`` for other data.
+        ``"complexity"``, ``"sqerr"``, ``"relerr"``) or ``"auto"``: ``"relerr"`` for images (``images_``), ``"nll"``
+        for other data.
         ``"relerr"`` needs images.
     contamination : float, default 0.1
         The fraction of training rows taken to be outliers, in (0, 0.5]: ``offset_`` is this quantile of the
@@ -217,12 +222,18 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
             than 2 samples; if ``anomaly_score = "relerr"`` and ``X`` does not hold images; if ``standardize`` is not
             ``"auto"``, True or False.
         """
-        if not isinstance(self.contamination, (int, float)) or not 0 < self.contamination <= 0.5:
-            raise ValueError(f"contamination must be a number in (0, 0.5], got {self.contamination!r}")
+        c = self.contamination
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 < c <= 0.5:
+            raise ValueError(f"contamination must be a number in (0, 0.5], got {c!r}")
+        for name in ("mc_samples", "regret_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.anomaly_score != "auto":
             SCORES.get(self.anomaly_score)  # an unknown name fails before training, naming the known ones
         x = self._fit_model(X, check=self._check_score_applies)
-        self.anomaly_score_ = auto_score(self.event_shape_) if self.anomaly_score == "auto" else self.anomaly_score
+        auto = self.anomaly_score == "auto"
+        self.anomaly_score_ = auto_score(self.event_shape_, images=self.images_) if auto else self.anomaly_score
         normality = -self._anomaly(x, [self.anomaly_score_])[self.anomaly_score_]
         self.offset_ = float(np.quantile(normality, self.contamination))
         self._fitted_on(normality)
@@ -257,9 +268,8 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         dict of str to numpy.ndarray
             ``{kind: [N]}``, float64.
         """
-        settings = ScoreSettings(
-            nll_samples=self.mc_samples, elbo_samples=self.mc_samples, regret_steps=self.regret_steps
-        )
+        samples, steps = int(self.mc_samples), int(self.regret_steps)
+        settings = ScoreSettings(nll_samples=samples, elbo_samples=samples, regret_steps=steps)
         out = {}
         for kind, raw in anomaly_scores(self.model_, x, kinds, settings=settings, seed=self.seed_).items():
             values = raw.double().numpy()
@@ -268,7 +278,7 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
             out[kind] = values
         return out
 
-    def anomaly_scores(self, X: Any, kinds: list[str] | tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    def anomaly_scores(self, X: Any, kinds: str | list[str] | tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Several scores of the fitted model at once: ``{kind: [n_samples]}``, higher = more anomalous.
 
         ``score_samples`` is ``−anomaly_scores(X)[anomaly_score_]``. The densities (``nll``, ``elbo``, ``recon`` in
@@ -280,8 +290,9 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         ----------
         X : array-like
             Rows shaped as those ``fit`` saw: ``[n_samples, n_features]`` or images ``[N, C, H, W]`` / ``[N, H, W]``.
-        kinds : list of str or tuple of str, optional
-            Names of ``aevb.scoring.SCORES``; None (or empty): ``[anomaly_score_]``.
+        kinds : str or list of str or tuple of str, optional
+            A name of ``aevb.scoring.SCORES`` or several, or ``"all"`` (every score that applies to this model);
+            None (or empty): ``[anomaly_score_]``.
 
         Returns
         -------
@@ -290,7 +301,7 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         """
         check_is_fitted(self, "model_")
         x = self._to_model(self._check_input(X, reset=False))
-        kinds = list(kinds or [self.anomaly_score_])
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds or [self.anomaly_score_])
         outside = self._outside_support(x)
         if not outside.any():
             return self._anomaly(x, kinds)
@@ -299,7 +310,7 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
         warnings.warn(
             f"{int(outside.sum())} row(s) of X lie outside [0, 1], the support of the Bernoulli model fitted on this "
             "data: scored as maximally anomalous (inf)",
-            stacklevel=2,
+            stacklevel=_user_stacklevel(),
         )
         inside = self._anomaly(x[~outside], kinds) if (~outside).any() else {k: np.empty(0) for k in kinds}
         out = {}
@@ -370,3 +381,21 @@ class VAEOutlierDetector(OutlierMixin, VAEEstimatorBase):
             ``[n_samples]`` ints: −1 for an outlier, +1 for an inlier.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning raised here at the first caller outside aevb.
+
+    ``score_samples``, ``decision_function`` and ``predict`` all reach the warning through ``anomaly_scores``: a fixed
+    level would name a line of this file for some of them instead of the user's.
+
+    Returns
+    -------
+    int
+        The level of the first frame, counted from the caller of this function, whose file is not in aevb.
+    """
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
