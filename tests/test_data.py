@@ -439,6 +439,14 @@ def test_user_csv(tmp_path):
     path.write_text("only,a,header\n")
     with pytest.raises(DataError, match="header but no rows"):
         load_array(path)
+    # pandas' to_csv without index=False: an unnamed first column counting the rows is an index, not a feature
+    path.write_text(",a,b\n0,1.5,2\n1,3,4\n2,5,6\n")
+    with pytest.warns(UserWarning, match="first column has no name and counts 0, 1, …, 2: the row index"):
+        assert load_array(path).x.tolist() == [[1.5, 2], [3, 4], [5, 6]]
+    path.write_text(",a,b\n0,1.5,2\n7,3,4\n")  # unnamed, but not a count of the rows: a feature
+    assert load_array(path).x.tolist() == [[0, 1.5, 2], [7, 3, 4]]
+    path.write_text("i,a\n0,1\n1,2\n")  # named: the user's own column
+    assert load_array(path).x.tolist() == [[0, 1], [1, 2]]
 
 
 def _save_image(path: Path, array: np.ndarray, mode: str) -> None:

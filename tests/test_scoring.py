@@ -155,9 +155,14 @@ def test_score_and_ood_commands(tmp_path, capsys):
     limited = list(csv.DictReader((tmp_path / "l.csv").read_text().splitlines()))
     assert [r["index"] for r in limited] == ["0", "100", "199", "299"]  # rows of the file, evenly spaced
     # the held-out split on request: 30 rows, each indexed by its row in the file, and scored as in the whole file
+    capsys.readouterr()
     assert main(["score", str(run), "--split", "test", "--out", str(tmp_path / "t.csv"), "--score", "nll", *fast]) == 0
     held_out = list(csv.DictReader((tmp_path / "t.csv").read_text().splitlines()))
     assert len(held_out) == 30 and {r["split"] for r in held_out} == {"test"}
+    assert "30 rows of split 'test'" in capsys.readouterr().out  # what was scored, said where it is written
+    assert main(["score", str(run), "--split", "validation", "--out", str(tmp_path / "v.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "its splits are all, train, test (test: the rows held out" in err and "got 'validation'" in err
     # the same split named in the spec, under an alias: the same rows and file indices
     spec = ["--data", f"{tmp_path / 'in.npy'}:eval", "--out", str(tmp_path / "e.csv"), "--score", "nll", *fast]
     assert main(["score", str(run), *spec]) == 0
@@ -207,6 +212,9 @@ def test_a_users_file_is_scored_row_for_row_and_training_says_what_it_holds_out(
     assert "training on all 2000 rows" in capsys.readouterr().out
     assert main([*argv, "--test-fraction", "1.5", "--out", str(tmp_path / "bad")]) == 2
     assert "test_fraction must lie in [0, 1)" in capsys.readouterr().err
+    assert main([*argv, "--test-fraction", "0.9996", "--out", str(tmp_path / "one")]) == 2
+    assert "holds out 1999 of them, leaving 1 to train on; training needs at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "one").exists()  # refused before the run directory is made
 
 
 def test_histogram_axis_keeps_the_bulk_visible():

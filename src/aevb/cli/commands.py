@@ -184,7 +184,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         limit=args.limit,
         seed=args.seed,
     )
-    print(f"wrote {path} (one row per datapoint, index = its row; higher scores are more anomalous)")
+    rows = path.read_text().splitlines()[1:]
+    split = rows[0].split(",")[1] if rows else "none"
+    print(f"wrote {path}: {len(rows)} rows of split {split!r} (index = the row; higher scores are more anomalous)")
     return 0
 
 

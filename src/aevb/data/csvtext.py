@@ -1,13 +1,16 @@
 """Read a user's CSV file of numbers into a float32 ``[N, D]`` array.
 
 The delimiter is a comma, else a semicolon or a tab when the first line has one, else whitespace. The first
-line is a header when any of its cells is not a number. Blank lines and ``#`` comments are skipped. A fast
-C parser reads well-formed files; on failure a line-by-line pass names the line (and column) at fault.
+line is a header when any of its cells is not a number. A first column without a name in the header that counts
+the rows (0, 1, …, or 1, 2, …) is a row index, as pandas' ``to_csv`` writes by default: it is left out, with a
+warning. Blank lines and ``#`` comments are skipped. A fast C parser reads well-formed files; on failure a
+line-by-line pass names the line (and column) at fault.
 """
 
 from __future__ import annotations
 
 import gzip
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,4 +83,19 @@ def read_csv(path: Path) -> np.ndarray:
     except ValueError as err:
         _diagnose(path, lines, start, delimiter)
         raise DataError(f"{path}: cannot read the CSV numbers ({err})") from err
+    if start > first and _cells(head, delimiter)[0] == "" and values.shape[1] > 1 and _counts_rows(values[:, 0]):
+        # pandas' DataFrame.to_csv writes its index as a first column with an empty header cell: row numbers, not a
+        # feature (pandas reads it back with index_col=0, R takes such a column for row names)
+        warnings.warn(
+            f"{path}: the first column has no name and counts 0, 1, …, {len(values) - 1}: the row index that pandas' "
+            "to_csv writes (without index=False); it is left out, not read as a feature",
+            stacklevel=2,
+        )
+        values = values[:, 1:]
     return values.astype(np.float32)
+
+
+def _counts_rows(column: np.ndarray) -> bool:
+    """Whether ``column`` is 0, 1, …, N − 1 (a RangeIndex) or 1, …, N."""
+    steps = np.arange(len(column), dtype=np.float64)
+    return bool(np.array_equal(column, steps) or np.array_equal(column, steps + 1))

@@ -30,6 +30,8 @@ from aevb.scoring import ScoreSettings, score
 from aevb.training.trainer import check_compatible
 
 OOD_FILE = "ood.json"
+USER_SPLITS = ("all", "train", "test")
+"""The splits of a file of the user's."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,13 @@ def source(run: Run, spec: str | None, split: str | None) -> Source:
         name, _, named_split = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
     user = is_user_data(name)
     chosen = (named_split or split or ("all" if user else "test")).strip().lower()
-    return Source(name, SPLIT_ALIASES.get(chosen, chosen), user)
+    canonical = SPLIT_ALIASES.get(chosen, chosen)
+    if user and canonical not in USER_SPLITS:  # named as typed: "validation" is not echoed back as "valid"
+        raise DataError(
+            f"{name} is a file of yours: its splits are {', '.join(USER_SPLITS)} (test: the rows held out when the "
+            f"run was trained); got {chosen!r}"
+        )
+    return Source(name, canonical, user)
 
 
 def _data(run: Run, src: Source, limit: int = 0) -> TensorData:

@@ -112,12 +112,22 @@ def _training_rows(cfg: TrainConfig) -> tuple[TensorData, str]:
     -------
     tuple of (TensorData, str)
         The training data and the line (empty for a named dataset).
+
+    Raises
+    ------
+    DataError
+        If ``test_fraction`` leaves fewer than 2 of the file's rows to train on.
     """
     if not is_user_data(cfg.dataset):
         return load_data(cfg, "train"), ""
     everything = load_data(cfg, "all")
     train, rows = user_split(everything, "train", cfg.test_fraction)
     n, n_train = len(everything), len(rows)
+    if n_train < 2:  # a VAE's minibatch statistics, and a standardization, need two rows at least
+        raise DataError(
+            f"{cfg.dataset} holds {n} rows and --test-fraction {cfg.test_fraction} holds out {n - n_train} of them, "
+            f"leaving {n_train} to train on; training needs at least 2: lower --test-fraction (0 trains on every row)"
+        )
     if n_train == n:
         return train, f"data: training on all {n} rows of {cfg.dataset} (test_fraction 0: no test split)"
     note = (
