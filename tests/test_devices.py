@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import torch
 
+from aevb.cli import main
 from aevb.config import ModelConfig
 from aevb.inference.hmc import log_joint
 from aevb.inference.importance import log_likelihood
 from aevb.models import build_model
 from aevb.models.protocols import ConditionalModel
+from tests.conftest import toy_binary
 
 DEVICES = ["meta"] + (["cuda"] if torch.cuda.is_available() else [])
 MODELS = {
@@ -141,20 +143,31 @@ def test_evaluate_gives_the_model_back_in_its_mode_when_a_batch_fails():
     assert model.training
 
 
-def test_an_estimator_saved_on_a_gpu_loads_where_that_gpu_is_missing(monkeypatch):
+def test_what_was_made_on_a_gpu_loads_where_that_gpu_is_missing(monkeypatch, tmp_path):
     """`device` names a GPU this machine lacks: no CUDA at all → the CPU; fewer GPUs than its index → the current
-    GPU. Each with a warning naming the device, never torch's raw "invalid device ordinal"."""
-    from aevb.sklearn._base import _available
+    GPU. Each with a warning naming the device, never torch's raw "invalid device ordinal". An estimator loads so,
+    and a run is read so (evaluate, plot, score, report: `Run`), while training there is refused (`resolve_device`)."""
+    from aevb.runs.rundir import Run
+    from aevb.runtime import available_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(UserWarning, match="'cuda:3'.*CUDA is not available: loading on the CPU"):
-        assert _available("cuda:3") == torch.device("cpu")
+    with pytest.warns(UserWarning, match="this estimator was set to device 'cuda:3', but CUDA is not available: load"):
+        assert available_device("cuda:3", "this estimator") == torch.device("cpu")
+    data = toy_binary(60, side=4)
+    np.save(tmp_path / "toy.npy", data.x.numpy())
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "toy.npy"), "--hidden", "8", "--latent-dim", "2", "--epochs", "1",
+                 "--progress", "false", "--device", "cpu", "--out", str(run)]) == 0  # fmt: skip
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace('device = "cpu"', 'device = "cuda"'))
+    with pytest.warns(UserWarning, match="this run was set to device 'cuda', but CUDA is not available"):
+        assert Run(run).device == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    with pytest.warns(UserWarning, match=r"'cuda:3'.*has 2 GPU\(s\): loading on the current one"):
-        assert _available("cuda:3") == torch.device("cuda")
-    assert _available("cuda:1") == torch.device("cuda:1")
-    assert _available("cpu") == torch.device("cpu")
+    with pytest.warns(UserWarning, match=r"'cuda:3', but this machine has 2 GPU\(s\): loading on the current one"):
+        assert available_device("cuda:3") == torch.device("cuda")
+    assert available_device("cuda:1") == torch.device("cuda:1")
+    assert available_device("cpu") == torch.device("cpu")
 
 
 def test_building_a_seeded_model_leaves_the_gpus_random_streams_alone(monkeypatch):

@@ -442,6 +442,31 @@ def test_export_refuses_what_the_page_cannot_run(tmp_path):
         export_page([gelu], tmp_path / "page")
 
 
+def test_exported_decoder_of_a_standardizing_model_gives_the_datas_units():
+    """The page's decoder spec of a model with ``standardize``: run as ``explorer.js`` runs it (the MLP, then
+    c + s μ), it gives the model's decoder mean in the data's units, not the standardized features' mean."""
+    import base64
+
+    from aevb.explore.export import decoder_spec
+
+    rows = torch.randn(80, 5, generator=torch.Generator().manual_seed(0)) * torch.tensor([1, 10, 100, 0.1, 900.0])
+    cfg = ModelConfig(latent_dim=2, hidden=[8], likelihood="gaussian", standardize=True)
+    model = build_model(cfg, (5,), seed=0, data=rows + 2000).eval()
+    spec = decoder_spec(LatentSpace(model, rows + 2000))
+    z = torch.tensor([[0.3, -1.2], [0.0, 0.0]])
+    h = z.double().numpy()
+    for k, layer in enumerate(spec["layers"]):
+        w = np.frombuffer(base64.b64decode(layer["w"]), np.float32).reshape(layer["out"], layer["in"])
+        h = h @ w.T + np.frombuffer(base64.b64decode(layer["b"]), np.float32)
+        h = h if k == len(spec["layers"]) - 1 else np.maximum(h, 0)  # relu, the default activation
+    like = spec["likelihood"]
+    page = np.asarray(like["center"]) + np.asarray(like["scale"]) * h[:, :5]
+    with torch.no_grad():
+        expected = model.decode(z).mean.double().numpy()
+    np.testing.assert_allclose(page, expected, rtol=1e-5, atol=1e-3)
+    assert expected[:, 4].min() > 1000  # the data's units: around 2000, not around 0
+
+
 @pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (Debian package chromium)")
 def test_exported_page_decodes_in_the_browser_as_the_model_does(mnist_run, tmp_path):
     """`aevb explore RUN --export DIR` writes a page that runs the decoder itself (file://, no server): its image at

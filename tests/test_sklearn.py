@@ -315,7 +315,7 @@ def test_standardization_matches_scikit_learns_standard_scaler():
         (dict(epochs=1.5), "epochs must be of type int, got 1.5"),
         (dict(batch_size=0), "batch_size must be > 0, got 0"),
         (dict(lr="fast"), "lr must be of type float, got 'fast'"),
-        (dict(verbose="x"), "verbose must be True or False, got 'x'"),
+        (dict(verbose="x"), r"verbose must be True or False \(or 1 or 0\), got 'x'"),
         (dict(posterior="point"), "posterior must be one of diagonal, full"),
         (dict(device="cuda:x"), "device = 'cuda:x' is not allowed; choose auto, cpu, cuda or cuda:N"),
         (dict(mc_samples=2.5), "mc_samples must be a positive integer, got 2.5"),
@@ -358,8 +358,9 @@ def test_numpy_parameters_as_a_grid_search_hands_them_fit_and_save(tmp_path):
 
 def test_auto_takes_images_by_their_shape_and_flat_pixels_but_never_a_named_or_scaled_table():
     """``images_`` (and with it the ``auto`` likelihood and score): arrays of 8 × 8 pixels in [0, 1] are images;
-    the same values with column names, a 100-column table of sensor values, and a min-max-scaled table (values in
-    [0, 1], 30 columns) are tables: Gaussian and ``nll``, so a new row beyond the training range scores finite."""
+    the same values with column names and a 100-column table of sensor values (outside [0, 1]) are tables; so is a
+    min-max-scaled table of 30 columns (not a square width): a Gaussian and ``nll``, so a new row beyond the training
+    range scores finite. 0/1 rows get a Bernoulli likelihood either way."""
     pd = pytest.importorskip("pandas")
     from sklearn.preprocessing import MinMaxScaler
 
@@ -391,3 +392,24 @@ def test_anomaly_scores_takes_one_name_or_several(digits):
     one = detector.anomaly_scores(x[:5], "sqerr")
     assert one.keys() == {"sqerr"}
     np.testing.assert_array_equal(one["sqerr"], detector.anomaly_scores(x[:5], ["sqerr", "nll"])["sqerr"])
+
+
+def test_verbose_and_early_stopping_take_zero_and_one_as_scikit_learn_and_pyod_do():
+    x, _ = load_breast_cancer(return_X_y=True)
+    assert VAEOutlierDetector(**FAST, verbose=0, early_stopping=0).fit(x[:40]).n_steps_ > 0
+    with pytest.raises(ValueError, match=r"verbose must be True or False \(or 1 or 0\), got 2"):
+        VAEOutlierDetector(**FAST, verbose=2).fit(x[:40])
+
+
+def test_a_gray_image_detector_saved_before_the_channel_axis_rule_still_scores(tmp_path):
+    """Before 2026-12-05 a detector fitted on gray ``[N, H, W]`` images recorded scikit-learn's ``n_features_in_``
+    as H (and had no ``images_``); loaded now, it takes the images with or without their channel axis."""
+    images = np.random.default_rng(0).random((40, 8, 8)).astype(np.float32)
+    detector = VAEOutlierDetector(**{**FAST, "epochs": 1}, mc_samples=4).fit(images)
+    expected = detector.score_samples(images[:5])
+    detector.n_features_in_ = 8  # as the earlier version recorded it
+    del detector.images_
+    for old in (pickle.loads(pickle.dumps(detector)), VAEOutlierDetector.load(detector.save(tmp_path / "old"))):
+        assert old.n_features_in_ == 1 and old.images_
+        np.testing.assert_array_equal(old.score_samples(images[:5]), expected)
+        np.testing.assert_array_equal(old.score_samples(images[:5, None]), expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -341,6 +342,9 @@ def test_a_standardizing_model_trains_on_any_units_and_reports_densities_of_the_
         bounds.append(torch.tensor([h["train_bound"] for h in history]))
         models.append(model.eval())
     assert models[0].config.squash_mean is False  # decided by standardize, not by the data's range
+    raw = build_model(dataclasses.replace(cfg, standardize=False), (4,), seed=0, data=shift + scale * x)
+    unscaled = Trainer(raw, TensorData(shift + scale * x), _cfg(epochs=4, eval_every=0)).fit().history
+    assert unscaled[-1]["train_bound"] < bounds[1][-1] - 1000  # without it: thousands of nats worse
     assert bounds[1][-1] > bounds[1][0]
     torch.testing.assert_close(bounds[1], bounds[0] - scale.log().sum().item(), rtol=0, atol=2e-3)
     a, b = evaluate(models[0], x[:50], nll_samples=16), evaluate(models[1], shift + scale * x[:50], nll_samples=16)
@@ -354,3 +358,8 @@ def test_a_standardizing_model_trains_on_any_units_and_reports_densities_of_the_
         ModelConfig(likelihood="bernoulli", standardize=True)
     with pytest.raises(ConfigError, match="standardize and squash_mean exclude each other"):
         ModelConfig(likelihood="gaussian", standardize=True, squash_mean=True)
+    with pytest.raises(ConfigError, match="not to vqvae"):
+        ModelConfig(model="vqvae", likelihood="gaussian", standardize=True)
+    # M2's classifier q(y|x) reads the features standardized too
+    m2 = build_model(dataclasses.replace(cfg, model="m2", num_classes=2), (4,), seed=0, data=shift + scale * x)
+    torch.testing.assert_close(m2.classifier[0].scale, (shift + scale * x).double().std(0, correction=0).float())

@@ -130,7 +130,8 @@ class ModelConfig:
     standardize : bool, default False
         Gaussian likelihood: the model standardizes each feature by the training data's mean and standard deviation
         (``aevb.nets.Standardization``: the encoder reads x̃ = (x − c) / s, the likelihood is reported for x), for
-        data not on a unit scale; densities stay in nats of the data. Excludes ``squash_mean``.
+        data not on a unit scale; densities stay in nats of the data. Excludes ``squash_mean``. ``min_variance`` is
+        then a floor of the standardized features' variance: sⱼ² · ``min_variance`` in the data's units.
     init_std : float, default 0.0
         When > 0, draw every parameter from ``N(0, init_std²)``, as the paper (0.01), and then ``init`` must be
         ``"pytorch"``; 0: ``init`` decides.
@@ -255,6 +256,11 @@ class ModelConfig:
             raise ConfigError(
                 f"standardize applies to a Gaussian likelihood (real-valued data), not to {self.likelihood!r}; "
                 "add likelihood = gaussian (--likelihood gaussian) or leave standardize off"
+            )
+        if self.standardize and self.model == "vqvae":
+            raise ConfigError(
+                "standardize applies to the models built from an encoder network and a Gaussian likelihood (vae, "
+                "cvae, m2, ae, deep-vae), not to vqvae"
             )
         if self.standardize and self.squash_mean:
             raise ConfigError(

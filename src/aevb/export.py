@@ -126,6 +126,9 @@ def export_onnx(model: BoundModel, out_dir: str | Path, *, check_batch: int = 10
     support = model.decoder.family.support
     draw = torch.randn if support == "real" else torch.rand  # inputs inside the likelihood's support
     x = draw(check_batch, *event_shape, generator=generator)
+    standardization = getattr(model.decoder.family, "standardization", None)
+    if standardization is not None:  # inputs on the data's own scale, as the model standardizes them
+        x = standardization.center + standardization.scale * x
     z = torch.randn(check_batch, latent, generator=generator)
     context: tuple[torch.Tensor, ...] = ()
     names = ["x"]

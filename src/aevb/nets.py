@@ -149,8 +149,9 @@ class Standardization(nn.Module):
         """Set ``c`` and ``s`` from the training rows ``x`` ``[N, *event_shape]`` (``aevb.data.scaling``: in float64;
         a feature constant in ``x`` keeps s = 1)."""
         center, scale = standardization(x.detach().to("cpu", torch.float64).numpy())
-        self.center.copy_(torch.from_numpy(center))
-        self.scale.copy_(torch.from_numpy(scale))
+        # reshaped: a flat classifier's (D,) standardization is fitted on the same [N, *event_shape] rows
+        self.center.copy_(torch.from_numpy(center).reshape(self.center.shape))
+        self.scale.copy_(torch.from_numpy(scale).reshape(self.scale.shape))
 
 
 class StandardizedNet(nn.Module):

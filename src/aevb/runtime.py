@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -59,6 +60,39 @@ def resolve_device(name: str) -> torch.device:
                 f"cuda:{torch.cuda.device_count() - 1}"
             )
     return device
+
+
+def available_device(name: str, what: str = "this run") -> torch.device:
+    """``name`` resolved, or the nearest device this machine has, with a warning: for reading what was made elsewhere.
+
+    The CPU when ``name`` names CUDA on a machine without it; the current GPU when it names a GPU this machine does
+    not have (``cuda:3`` where there are two). So a run or an estimator made on a GPU can be evaluated, plotted and
+    scored anywhere; training asks for its device with :func:`resolve_device`, which refuses instead.
+
+    Parameters
+    ----------
+    name : str
+        A device name: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    what : str, default "this run"
+        What was set to that device, for the warning.
+
+    Returns
+    -------
+    torch.device
+        The device to load onto.
+    """
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(f"{what} was set to device {name!r}, but CUDA is not available: loading on the CPU", stacklevel=3)
+        return torch.device("cpu")
+    named = torch.device(name) if name.startswith("cuda") else None  # a saved value: a valid name
+    if named is not None and named.index is not None and named.index >= torch.cuda.device_count():
+        warnings.warn(
+            f"{what} was set to device {name!r}, but this machine has {torch.cuda.device_count()} GPU(s): loading on "
+            "the current one",
+            stacklevel=3,
+        )
+        return torch.device("cuda")
+    return resolve_device(name)
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -60,6 +60,9 @@ def decoder_spec(space: LatentSpace) -> dict:
         likelihood = {"kind": "bernoulli"}
     elif isinstance(family, GaussianLikelihood):
         likelihood = {"kind": "gaussian", "squash": bool(family.squash_mean)}
+        if family.standardization is not None:  # the network's mean is of x̃ = (x − c) / s: the page shows c + s μ
+            likelihood["center"] = family.standardization.center.flatten().tolist()
+            likelihood["scale"] = family.standardization.scale.flatten().tolist()
     else:
         raise ConfigError(
             f"{space.name}: the page knows Bernoulli and Gaussian likelihoods, not {type(family).__name__}"

@@ -89,7 +89,7 @@ def _scale_hint(x: torch.Tensor) -> list[str]:
     list of str
         At most one line, naming the feature farthest from unit scale.
     """
-    flat = x.detach().reshape(len(x), -1).to("cpu", torch.float64)
+    flat = x.detach().reshape(len(x), -1).float()  # no float64 copy of a large training set: a hint needs no more
     mean, std = flat.mean(0), flat.std(0)
     size = torch.maximum(mean.abs(), std)
     worst = int(size.argmax())
@@ -97,8 +97,9 @@ def _scale_hint(x: torch.Tensor) -> list[str]:
         return []
     return [
         f"note: feature {worst} of the training data has mean {float(mean[worst]):.4g} and standard deviation "
-        f"{float(std[worst]):.4g}; a Gaussian VAE of unscaled features trains poorly (its codes and bound can reach "
-        "~1e20): add --standardize true (the model standardizes each feature; densities stay those of the data)"
+        f"{float(std[worst]):.4g}; a Gaussian VAE of unscaled features trains poorly (on breast cancer's raw "
+        "columns its bound reached -7e27 nats): add --standardize true (the model standardizes each feature; "
+        "densities stay those of the data)"
     ]
 
 
@@ -108,14 +109,13 @@ def fit_standardization_(model: nn.Module, x: torch.Tensor) -> None:
     Raises
     ------
     ConfigError
-        If the model's config asks for ``standardize`` and the model has no part that standardizes (a model not
-        built from ``build_vae_parts``, such as ``vqvae``).
+        If the model has no part that standardizes (one built with ``standardize`` off, or by hand).
     """
     parts = [m for m in model.modules() if isinstance(m, Standardization)]
     if not parts:
         raise ConfigError(
-            f"standardize applies to the models built from an encoder and a Gaussian likelihood (vae, cvae, m2, ae, "
-            f"deep-vae); {type(model).__name__} has no such part"
+            f"{type(model).__name__} has no part that standardizes: build it with standardize = true (models vae, "
+            "cvae, m2, ae, deep-vae with a Gaussian likelihood)"
         )
     for part in parts:
         part.fit_(x)
@@ -140,7 +140,8 @@ def build_model(
         global random state.
     data : torch.Tensor or None, default None
         The training inputs that ``"auto"`` settings follow (``data_defaults``) and, with ``config.standardize``,
-        whose means and standard deviations the model standardizes by (``fit_standardization_``); the model's
+        whose means and standard deviations the model standardizes by (``fit_standardization_``; without data
+        the standardization is the identity until loaded weights or ``fit_standardization_`` set it); the model's
         ``config`` records what was decided.
 
     Returns

@@ -32,7 +32,7 @@ from aevb.estimators import elbo
 from aevb.models.cvae import CVAE
 from aevb.models.protocols import ClassifyingModel
 from aevb.models.vae import build_vae_parts
-from aevb.nets import initialize_, mlp
+from aevb.nets import Standardization, initialize_, mlp
 from aevb.priors import StandardNormalPrior
 from aevb.registry import MODELS
 from aevb.runtime import module_device, to_device
@@ -83,7 +83,9 @@ def build_m2(config: ModelConfig, event_shape: Sequence[int]) -> M2:
     if config.conditional_prior != "standard":
         raise ConfigError("M2's p(z) is N(0, I): leave conditional_prior at 'standard'")
     encoder, decoder = build_vae_parts(config, event_shape, context_dim=config.num_classes)
-    classifier = mlp(math.prod(event_shape), config.hidden, config.num_classes, config.activation)
+    classifier: nn.Module = mlp(math.prod(event_shape), config.hidden, config.num_classes, config.activation)
+    if config.standardize:  # q(y|x) reads the features as the encoder does
+        classifier = nn.Sequential(Standardization((math.prod(event_shape),)), classifier)
     model = M2(
         encoder,
         decoder,

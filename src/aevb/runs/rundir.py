@@ -20,7 +20,7 @@ from aevb.data import TensorData, load_dataset
 from aevb.errors import ConfigError
 from aevb.io import load_model
 from aevb.models.protocols import labels_to_context
-from aevb.runtime import resolve_device
+from aevb.runtime import available_device
 from aevb.training.trainer import NO_CONFIG
 
 
@@ -160,7 +160,8 @@ class Run:
     def __init__(self, run_dir: str | Path) -> None:
         self.dir = Path(run_dir)
         self.config = run_config(self.dir)
-        self.device = resolve_device(self.config.train.device)
+        # reading a run (evaluate, plot, score, report) works on any machine: a GPU run on the CPU, with a warning
+        self.device = available_device(self.config.train.device)
 
     @functools.cached_property
     def model(self) -> nn.Module:

@@ -22,7 +22,6 @@ import dataclasses
 import json
 import math
 import numbers
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ from aevb.data.scaling import standardization
 from aevb.errors import ConfigError
 from aevb.io import load_model, model_from_bytes, model_meta, model_to_bytes, save_model
 from aevb.models import build_model
-from aevb.runtime import module_device, resolve_device
+from aevb.plots.png import image_shape
+from aevb.runtime import available_device, module_device, resolve_device
 from aevb.training.callbacks import EarlyStopping
 from aevb.training.trainer import FitResult, Trainer
 from aevb.version import __version__
@@ -76,8 +76,8 @@ class VAEEstimatorBase(BaseEstimator):
         ``"gelu"``.
     likelihood : str, default "auto"
         Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
-        ``"auto"``: Bernoulli for images in [0, 1] and for 0/1 data, else Gaussian (a min-max-scaled table too;
-        ``images_`` says what was taken for images).
+        ``"auto"``: Bernoulli for images in [0, 1] and for 0/1 data, else Gaussian (``images_`` says what was
+        taken for images).
     arch : str, default "mlp"
         Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
         ``2 ** len(hidden)``).
@@ -286,9 +286,10 @@ class VAEEstimatorBase(BaseEstimator):
                 f"posterior must be one of {', '.join(ESTIMATOR_POSTERIORS)} (a Gaussian q(z|x), diagonal or with a "
                 f"full covariance), got {self.posterior!r}"
             )
-        for name in ("early_stopping", "verbose"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("early_stopping", "verbose"):  # 0 and 1 too: scikit-learn's and PyOD's verbose is an int
+            value = getattr(self, name)
+            if not isinstance(value, bool | np.bool_) and not (isinstance(value, numbers.Integral) and value in (0, 1)):
+                raise ConfigError(f"{name} must be True or False (or 1 or 0), got {value!r}")
         if self.early_stopping:
             fraction = self.validation_fraction
             if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
@@ -329,8 +330,10 @@ class VAEEstimatorBase(BaseEstimator):
 
         Images are rows given as images (``[N, C, H, W]``, ``[N, H, W]``) and flat rows that can only be pixels:
         an array without column names, of a square width of 8 × 8 or more, every value in [0, 1] (scikit-learn's
-        ``load_digits() / 16``, OpenML's ``mnist_784 / 255``). A DataFrame's named columns are a table whatever their
-        number, as are values outside [0, 1]: a table of 64 or 100 sensors is no 8 × 8 or 10 × 10 image.
+        ``load_digits().data / 16``, ``fetch_openml("mnist_784", as_frame=False).data / 255``). A DataFrame's named
+        columns are a table whatever their number, as are values outside [0, 1]: a table of 64 or 100 sensors is no
+        8 × 8 or 10 × 10 image. (An unnamed array of 64, 81, 100 … columns min-max scaled into [0, 1] is taken for
+        pixels: pass it as a DataFrame, or set ``likelihood`` and ``anomaly_score``.)
 
         Returns
         -------
@@ -538,6 +541,13 @@ class VAEEstimatorBase(BaseEstimator):
         """Set the parameters and fitted values of a ``_record``."""
         vars(self).update(_decode(record["params"]))
         vars(self).update(_decode(record["fitted"]))
+        shape = getattr(self, "event_shape_", ())
+        if len(shape) == 3 and shape[0] == 1 and getattr(self, "n_features_in_", 1) == shape[1] != 1:
+            # Saved before 2026-12-05 from gray [N, H, W] images: scikit-learn's check counted H "features"; such
+            # images are now [N, 1, H, W] before that check, which counts 1
+            self.n_features_in_ = 1
+        if "images_" not in record["fitted"] and shape:  # saved before images_ existed: what fit took then
+            self.images_ = image_shape(shape) is not None
 
     def __getstate__(self) -> dict[str, Any]:
         """What pickle (and ``joblib.dump``) stores: JSON values and the model's description and weights.
@@ -558,7 +568,7 @@ class VAEEstimatorBase(BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._restore(state["record"])
         if "model" in state:
-            device = _available(self.device)
+            device = available_device(self.device, "this estimator")
             self.model_ = model_from_bytes(state["model"]["meta"], state["model"]["safetensors"], device)
 
     def save(self, path: str | Path) -> Path:
@@ -618,35 +628,8 @@ class VAEEstimatorBase(BaseEstimator):
             )
         estimator = cls()
         estimator._restore(record)
-        estimator.model_ = load_model(folder, device=_available(estimator.device)).eval()
+        estimator.model_ = load_model(folder, device=available_device(estimator.device, "this estimator")).eval()
         return estimator
-
-
-def _available(device: str) -> torch.device:
-    """``device`` resolved, or the nearest device this machine has (with a warning).
-
-    The CPU when ``device`` names CUDA on a machine without it; the current GPU when it names a GPU this machine does
-    not have (``cuda:3`` where there are two). So an estimator fitted on a GPU loads anywhere.
-
-    Returns
-    -------
-    torch.device
-        The device to load the model onto.
-    """
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(
-            f"this estimator was set to device {device!r}, but CUDA is not available: loading on the CPU", stacklevel=3
-        )
-        return torch.device("cpu")
-    named = torch.device(device) if device.startswith("cuda") else None  # a saved value: a valid name
-    if named is not None and named.index is not None and named.index >= torch.cuda.device_count():
-        warnings.warn(
-            f"this estimator was set to device {device!r}, but this machine has {torch.cuda.device_count()} GPU(s): "
-            "loading on the current one",
-            stacklevel=3,
-        )
-        return torch.device("cuda")
-    return resolve_device(device)
 
 
 def _encode(value: Any) -> Any:

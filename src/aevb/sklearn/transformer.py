@@ -44,8 +44,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VAEEstim
         ``"gelu"``.
     likelihood : str, default "auto"
         Family of p(x|z): ``"bernoulli"`` (data in [0, 1]), ``"gaussian"`` (real data; learned variance), or
-        ``"auto"``: Bernoulli for images in [0, 1] and for 0/1 data, else Gaussian (a min-max-scaled table too;
-        ``images_`` says what was taken for images).
+        ``"auto"``: Bernoulli for images in [0, 1] and for 0/1 data, else Gaussian (``images_`` says what was
+        taken for images).
     arch : str, default "mlp"
         Network architecture of encoder and decoder: ``"mlp"``, or ``"conv"`` for images (H and W divisible by
         ``2 ** len(hidden)``).

@@ -374,7 +374,8 @@ function staticDecode(s, z, label) {
     h = out;
   });
   const mean = Array.from(h.subarray(0, s.spec.event_size));
-  const squash = s.spec.likelihood.kind === "bernoulli" || s.spec.likelihood.squash;
+  const like = s.spec.likelihood, squash = like.kind === "bernoulli" || like.squash;
+  if (like.center) return mean.map((v, i) => like.center[i] + like.scale[i] * v);  // a standardizing model
   return squash ? mean.map(v => 1 / (1 + Math.exp(-v))) : mean;
 }
 function staticApi(path, body) {
