@@ -290,5 +290,6 @@ def check_data(x: torch.Tensor | TensorData, *, support: str = "real", name: str
     if support in ("binary", "unit") and (lo_v < 0.0 or hi_v > 1.0):
         raise DataError(
             f"{name}: values range over [{lo_v:.6g}, {hi_v:.6g}], but a Bernoulli likelihood needs values "
-            "in [0, 1]; rescale the data (e.g. divide 8-bit pixels by 255) or use a Gaussian likelihood"
+            "in [0, 1]; rescale the data (e.g. divide 8-bit pixels by 255) or use a Gaussian likelihood "
+            "(--likelihood gaussian; --standardize true for columns in their own units)"
         )
