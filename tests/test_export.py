@@ -55,6 +55,9 @@ def test_exported_graphs_match_pytorch(tmp_path, config, shape):
     assert description["max_abs_difference_vs_pytorch"]["encoder"] <= 1e-5
     # what a user of the ONNX files needs: the dtype (onnxruntime refuses float64) and only this model's settings
     assert saved["dtype"] == "float32" and saved["encoder"]["inputs"]["x"]["dtype"] == "float32"
+    outputs = [*saved["encoder"]["outputs"].values(), *saved["decoder"]["outputs"].values()]
+    assert outputs and all(o["dtype"] == "float32" for o in outputs)  # and of what each graph gives back
+    assert all(got.dtype == np.float32 for got in decoder.run(None, feeds_z))
     assert "codebook_size" not in saved["model"] and "latent_dim" in saved["model"]
     assert ("num_classes" in saved["model"]) == (config.model == "cvae")
 

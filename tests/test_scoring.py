@@ -173,6 +173,9 @@ def test_score_and_ood_commands(tmp_path, capsys):
     # batch's shape (cuBLAS picks kernels by shape)
     tolerance = 1e-5 if torch.cuda.is_available() else 0.0
     assert all(math.isclose(whole[r["index"]], float(r["nll"]), rel_tol=tolerance) for r in held_out)
+    # the training file as the in-set: its training rows make the metrics optimistic, and the command says so
+    with pytest.warns(UserWarning, match="is the file this run was trained on.*:test scores only the rows held out"):
+        assert main(["ood", str(run), "--in", str(tmp_path / "in.npy"), "--out", str(tmp_path / "out.npy"), *fast]) == 0
     capsys.readouterr()
     assert main(["ood", str(run), "--out", str(tmp_path / "out.npy"), "--json", *fast]) == 0
     summary = json.loads(capsys.readouterr().out)

@@ -163,14 +163,15 @@ def export_onnx(model: BoundModel, out_dir: str | Path, *, check_batch: int = 10
             "file": "encoder.onnx",
             "inputs": {"x": {"shape": ["N", *event_shape], "dtype": "float32", "range": value_range}, **context_input},
             "outputs": {
-                name: {"shape": ["N", latent] + ([latent] if name == "scale_tril" else [])} for name in enc_names
+                name: {"shape": ["N", latent] + ([latent] if name == "scale_tril" else []), "dtype": "float32"}
+                for name in enc_names
             },
             "family": f"q(z|x): {_FAMILIES[enc_names]}",
         },
         "decoder": {
             "file": "decoder.onnx",
             "inputs": {"z": {"shape": ["N", latent], "dtype": "float32", "range": "any real number"}, **context_input},
-            "outputs": {name: {"shape": ["N", *event_shape]} for name in dec_names},
+            "outputs": {name: {"shape": ["N", *event_shape], "dtype": "float32"} for name in dec_names},
             "family": f"p(x|z): {_FAMILIES[dec_names]}",
         },
         "max_abs_difference_vs_pytorch": errors,

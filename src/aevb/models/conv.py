@@ -28,7 +28,7 @@ def image_shape(event_shape: Sequence[int]) -> tuple[int, int, int]:
     if len(event_shape) != 3:
         raise ConfigError(
             f"the conv arch needs image data of shape (C, H, W), got datapoints of shape {tuple(event_shape)}; "
-            "use --arch mlp for flat data"
+            "use arch mlp (--arch mlp) for flat data"
         )
     c, h, w = (int(d) for d in event_shape)
     return c, h, w
@@ -42,7 +42,7 @@ def check_divisible(event_shape: Sequence[int], num_layers: int) -> tuple[int, i
         raise ConfigError(
             f"image size {h}×{w} is not divisible by the conv arch's total stride {stride} "
             f"({num_layers} stride-2 layers, one per --hidden width); use images whose height and width are "
-            f"multiples of {stride}, or fewer --hidden widths"
+            f"multiples of {stride}, or fewer hidden widths (--hidden)"
         )
     return h // stride, w // stride
 

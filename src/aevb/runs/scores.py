@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,10 +201,18 @@ def ood_run(
     settings = settings or ScoreSettings()
     # The default in-set is the run's held-out test split (its training rows would look more normal than any new
     # inlier); a file named by the user is scored whole, as is a named dataset's test split.
+    in_source = source(run, inlier, "test" if inlier is None else None)
     sets = {
-        "in": _data(run, source(run, inlier, "test" if inlier is None else None), limit),
+        "in": _data(run, in_source, limit),
         "out": _data(run, source(run, outlier, None), limit),
     }
+    if in_source.user and in_source.name == run.config.train.dataset and in_source.split != "test":
+        warnings.warn(
+            f"--in {in_source.name} is the file this run was trained on, and its split {in_source.split!r} holds the "
+            "rows it was trained on: they look more normal than new inliers would, so the metrics are optimistic; "
+            f"--in {in_source.name}:test scores only the rows held out at training",
+            stacklevel=2,
+        )
     start = time.perf_counter()
     scores = {k: _scores(run, d, list(kinds), settings, seed) for k, d in sets.items()}
     seconds = time.perf_counter() - start
