@@ -13,6 +13,7 @@ before any data are read, by ``aevb.training.components.check_names``.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
 import tomllib
 import types
@@ -79,7 +80,7 @@ def field_help(cls: type) -> dict[str, tuple[str, str]]:
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     # A number's type is checked first: "fast" > 0 would be a TypeError naming no setting.
-    if isinstance(value, bool) or not isinstance(value, int | float) and type(value).__module__ != "numpy":
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's numbers register as Real
         raise ConfigError(f"{name} must be a number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     ok = value >= 0 if allow_zero else value > 0
     if not ok:

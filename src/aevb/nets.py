@@ -133,7 +133,7 @@ class Standardization(nn.Module):
     density times the Jacobian ∏ⱼ 1/sⱼ of x ↦ x̃ (change of variables), so bounds stay in nats of the data. The
     networks see unit-scale inputs and targets whatever the data's units (a table with a column in thousands sends an
     unscaled encoder's codes, and its KL, to ~10²⁵). ``c`` and ``s`` are buffers, saved with the weights;
-    ``fit_`` sets them from the training rows.
+    ``aevb.models.fit_standardization_`` sets them from the training rows.
     """
 
     def __init__(self, event_shape: Sequence[int]) -> None:
@@ -145,13 +145,24 @@ class Standardization(nn.Module):
         return (x - self.center) / self.scale
 
     @torch.no_grad()
-    def fit_(self, x: torch.Tensor) -> None:
-        """Set ``c`` and ``s`` from the training rows ``x`` ``[N, *event_shape]`` (``aevb.data.scaling``: in float64;
-        a feature constant in ``x`` keeps s = 1)."""
-        center, scale = standardization(x.detach().to("cpu", torch.float64).numpy())
-        # reshaped: a flat classifier's (D,) standardization is fitted on the same [N, *event_shape] rows
-        self.center.copy_(torch.from_numpy(center).reshape(self.center.shape))
-        self.scale.copy_(torch.from_numpy(scale).reshape(self.scale.shape))
+    def set_(self, center: torch.Tensor, scale: torch.Tensor) -> None:
+        """Set ``c`` and ``s`` (reshaped to this part's shape: a flat classifier's ``(D,)`` takes ``(C, H, W)``)."""
+        self.center.copy_(center.reshape(self.center.shape))
+        self.scale.copy_(scale.reshape(self.scale.shape))
+
+
+def standardization_of(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The centre and scale per feature of the training rows ``x`` ``[N, *event_shape]``, for ``Standardization``.
+
+    ``aevb.data.scaling.standardization`` in float64: a feature constant in ``x`` keeps s = 1.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(c, s)``, each the shape of one row, float64.
+    """
+    center, scale = standardization(x.detach().to("cpu", torch.float64).numpy())
+    return torch.from_numpy(center), torch.from_numpy(scale)
 
 
 class StandardizedNet(nn.Module):

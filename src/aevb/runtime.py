@@ -81,18 +81,17 @@ def available_device(name: str, what: str = "this run") -> torch.device:
     torch.device
         The device to load onto.
     """
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(f"{what} was set to device {name!r}, but CUDA is not available: loading on the CPU", stacklevel=3)
-        return torch.device("cpu")
-    named = torch.device(name) if name.startswith("cuda") else None  # a saved value: a valid name
-    if named is not None and named.index is not None and named.index >= torch.cuda.device_count():
-        warnings.warn(
-            f"{what} was set to device {name!r}, but this machine has {torch.cuda.device_count()} GPU(s): loading on "
-            "the current one",
-            stacklevel=3,
-        )
-        return torch.device("cuda")
-    return resolve_device(name)
+    try:
+        return resolve_device(name)
+    except ConfigError:
+        if not name.startswith("cuda"):  # not a device name at all: nothing to fall back from
+            raise
+    if torch.cuda.is_available():  # a GPU index this machine lacks
+        why, fallback = f"this machine has {torch.cuda.device_count()} GPU(s)", "the current one"
+    else:
+        why, fallback = "CUDA is not available", "the CPU"
+    warnings.warn(f"{what} was set to device {name!r}, but {why}: loading on {fallback}", stacklevel=3)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -16,7 +16,7 @@ from aevb.models.deep import DeepVAE  # noqa: E402  (registers "deep-vae")
 from aevb.models.m2 import M2  # noqa: E402  (registers "m2")
 from aevb.models.vae import VAE, build_vae, build_vae_parts
 from aevb.models.vqvae import VQVAE  # noqa: E402  (registers "vqvae")
-from aevb.nets import Standardization
+from aevb.nets import Standardization, standardization_of
 from aevb.registry import MODELS
 
 __all__ = [
@@ -117,8 +117,9 @@ def fit_standardization_(model: nn.Module, x: torch.Tensor) -> None:
             f"{type(model).__name__} has no part that standardizes: build it with standardize = true (models vae, "
             "cvae, m2, ae, deep-vae with a Gaussian likelihood)"
         )
+    center, scale = standardization_of(x)  # once, for the encoder's input, the likelihood and any classifier
     for part in parts:
-        part.fit_(x)
+        part.set_(center, scale)
 
 
 def build_model(

@@ -325,7 +325,7 @@ class VAEEstimatorBase(BaseEstimator):
         resolve_device(train.device)  # a GPU this process lacks is refused now, by name
         return model, train
 
-    def _takes_for_images(self, array: np.ndarray) -> bool:
+    def _takes_for_images(self, array: np.ndarray, in_unit: bool) -> bool:
         """Whether the training rows are images, for the ``"auto"`` choices of likelihood and anomaly score.
 
         Images are rows given as images (``[N, C, H, W]``, ``[N, H, W]``) and flat rows that can only be pixels:
@@ -345,9 +345,9 @@ class VAEEstimatorBase(BaseEstimator):
         width = array.shape[1]
         square = width >= 64 and math.isqrt(width) ** 2 == width
         named = hasattr(self, "feature_names_in_")
-        return square and not named and bool(array.min() >= 0.0 and array.max() <= 1.0)
+        return square and not named and in_unit
 
-    def _resolve_likelihood(self, array: np.ndarray) -> str:
+    def _resolve_likelihood(self, array: np.ndarray, in_unit: bool) -> str:
         """``likelihood = "auto"`` for these training rows: Bernoulli for images in [0, 1] and for 0/1 rows.
 
         Other data, a table whose values merely lie in [0, 1] (min-max scaled, proportions) too, get a Gaussian: a
@@ -361,8 +361,7 @@ class VAEEstimatorBase(BaseEstimator):
         """
         if self.likelihood != "auto":
             return self.likelihood
-        in_unit = bool(array.min() >= 0.0 and array.max() <= 1.0)
-        binary = bool(((array == 0) | (array == 1)).all())
+        binary = in_unit and bool(((array == 0) | (array == 1)).all())
         return "bernoulli" if binary or (in_unit and self.images_) else "gaussian"
 
     def _seed(self) -> int:
@@ -402,8 +401,9 @@ class VAEEstimatorBase(BaseEstimator):
         if array.shape[0] < 2:
             raise ValueError(f"n_samples={array.shape[0]}: fitting a VAE needs at least 2 samples")
         self.event_shape_ = tuple(array.shape[1:])
-        self.images_ = self._takes_for_images(array)
-        self.likelihood_ = self._resolve_likelihood(array)
+        in_unit = bool(array.min() >= 0.0 and array.max() <= 1.0)  # read by both "auto" rules
+        self.images_ = self._takes_for_images(array, in_unit)
+        self.likelihood_ = self._resolve_likelihood(array, in_unit)
         if self.standardize not in ("auto", True, False):
             raise ValueError(f"standardize must be 'auto', True or False, got {self.standardize!r}")
         standardize = self.likelihood_ == "gaussian" if self.standardize == "auto" else bool(self.standardize)
